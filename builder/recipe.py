@@ -1,0 +1,175 @@
+"""Recipes: YAML data validated on load. Unknown keys fail loudly, naming the field."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from recapp.builder.suites import SUITES
+from recapp.recipes import RECIPES_DIR
+
+from recapp.errors import RecipeError
+
+# A Debian package name, optionally pinned: `name` or `name=version`.
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class User(Strict):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    uid: int = Field(ge=1, le=2**31 - 1)
+    gid: int = Field(ge=1, le=2**31 - 1)
+
+
+class SubIds(Strict):
+    start: int = Field(ge=1)
+    count: int = Field(ge=65536)
+
+
+class SuiteEntry(Strict):
+    packages: list[str] = []
+    build_packages: list[str] = []
+
+
+class VersionProbe(Strict):
+    """How to read one component's version from a built image.
+
+    `packages`: the upstream version of the first of these packages that is installed.
+    `command` + `pattern`: run the command in the image, take the pattern's first group.
+    """
+
+    packages: list[str] = []
+    command: list[str] = []
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> VersionProbe:
+        if bool(self.packages) == bool(self.command):
+            raise ValueError("give either 'packages' or 'command' (with 'pattern')")
+        if self.command and not self.pattern:
+            raise ValueError("'command' needs a 'pattern' with one group")
+        return self
+
+
+class Expectations(Strict):
+    executables: list[str] = []
+    absent: list[str] = []
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    kind: Literal["rec", "app"]
+    workload: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    summary: str
+    template: str
+    user: User
+    subids: SubIds | None = None
+    files: list[str] = []
+    sources: list[str] = []
+    packages: list[str] = []
+    build_packages: list[str] = []
+    suites: dict[str, SuiteEntry]
+    unsupported: dict[str, str] = {}
+    versions: dict[str, VersionProbe] = {}
+    expect: Expectations = Expectations()
+
+    @field_validator("suites", "unsupported")
+    @classmethod
+    def _known_suites(cls, value: dict[str, object]) -> dict[str, object]:
+        for suite in value:
+            if suite not in SUITES:
+                raise ValueError(f"unknown suite {suite!r} (known: {', '.join(SUITES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        every = [*self.packages, *self.build_packages]
+        for entry in self.suites.values():
+            every += [*entry.packages, *entry.build_packages]
+        for pkg in every:
+            if not PACKAGE_RE.match(pkg):
+                raise ValueError(f"bad package name {pkg!r}")
+        if self.kind == "rec" and self.subids is None:
+            raise ValueError("a REC recipe needs 'subids' for the nested rootless podman")
+        if self.kind == "app" and not self.workload:
+            raise ValueError("an APP recipe needs a 'workload'")
+        for rel in self.files:
+            _inside(RECIPES_DIR / "files", rel, "files")
+        for rel in self.sources:
+            _inside(RECIPES_DIR / "src", rel, "sources")
+        if not (RECIPES_DIR / "templates" / self.template).is_file():
+            raise ValueError(f"template {self.template!r} not found in recipes/templates")
+        return self
+
+    def packages_for(self, suite: str) -> list[str]:
+        return [*self.packages, *self.suite_entry(suite).packages]
+
+    def build_packages_for(self, suite: str) -> list[str]:
+        return [*self.build_packages, *self.suite_entry(suite).build_packages]
+
+    def suite_entry(self, suite: str) -> SuiteEntry:
+        if suite in self.unsupported:
+            raise RecipeError(
+                f"recipe {self.name}: suite {suite} is not supported: {self.unsupported[suite]}"
+            )
+        if suite not in self.suites:
+            raise RecipeError(
+                f"recipe {self.name}: suite {suite!r} is not one of its suites ({', '.join(self.suites)})"
+            )
+        return self.suites[suite]
+
+
+def _inside(root: Path, rel: str, field: str) -> None:
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ValueError(f"{field}: {rel!r} points outside recipes/{root.name}")
+    if not path.exists():
+        raise ValueError(f"{field}: {rel!r} not found in recipes/{root.name}")
+
+
+def recipe_name(kind: str, workload: str | None) -> str:
+    if kind == "rec":
+        return "rec"
+    if kind == "app":
+        return f"app-{workload or 'mpi'}"
+    raise RecipeError(f"unknown image kind {kind!r}: choose rec or app")
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def parse(data: object, source: str) -> Recipe:
+    """Validate recipe data; one line naming the field on error."""
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        raise RecipeError(f"recipe {source}: field '{where}': {msg}") from exc
+
+
+@cache
+def load(name: str) -> Recipe:
+    path = RECIPES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise RecipeError(f"unknown recipe {name!r}: available recipes are {', '.join(available())}")
+    return load_file(path)
+
+
+def load_file(path: Path) -> Recipe:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {path.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return parse(data, path.name)

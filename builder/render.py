@@ -1,0 +1,106 @@
+"""Recipe → build context. Pure: the same recipe, suite and base give byte-identical output.
+
+A context is a mapping of relative paths to (content, mode); its content hash identifies it and
+travels as an image label, so an unchanged recipe + base is never rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from recapp.builder.recipe import Recipe
+from recapp.recipes import RECIPES_DIR
+
+from recapp.errors import RecipeError
+
+CONTAINERFILE = "Containerfile"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    recipe: Recipe
+    suite: str
+    base_ref: str
+    files: dict[str, tuple[bytes, int]]
+
+    @property
+    def digest(self) -> str:
+        """sha256 over every path, mode and content, in sorted order."""
+        h = hashlib.sha256()
+        for rel in sorted(self.files):
+            content, mode = self.files[rel]
+            h.update(f"{rel}\0{mode:o}\0{len(content)}\0".encode())
+            h.update(content)
+        return h.hexdigest()
+
+    @property
+    def containerfile(self) -> str:
+        return self.files[CONTAINERFILE][0].decode()
+
+    def write(self, root: Path) -> Path:
+        """Write the context below root/<recipe>-<suite>-<digest12> (replacing a stale copy)."""
+        out = root / f"{self.recipe.name}-{self.suite}-{self.digest[:12]}"
+        if out.exists():
+            shutil.rmtree(out)
+        for rel, (content, mode) in sorted(self.files.items()):
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            os.chmod(path, mode)
+        return out
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(RECIPES_DIR / "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Containerfiles, not HTML
+    )
+
+
+def _tree(root: Path, rel: str, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Files below root/rel as context entries under prefix/rel (build outputs excluded)."""
+    base = root / rel
+    paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+    out: dict[str, tuple[bytes, int]] = {}
+    for path in paths:
+        if path.suffix in {".o", ".pyc"} or "__pycache__" in path.parts:
+            continue
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        out[f"{prefix}/{path.relative_to(root).as_posix()}"] = (path.read_bytes(), mode)
+    return out
+
+
+def render(recipe: Recipe, suite: str, base_ref: str, base_id: str) -> BuildContext:
+    """Render recipe for suite on top of base_ref (whose image id base_id pins the context)."""
+    recipe.suite_entry(suite)  # unsupported/unknown suite: one clear error before anything else
+    template_vars = {
+        "recipe": recipe,
+        "suite": suite,
+        "base": base_ref,
+        "home": f"/home/{recipe.user.name}",
+        "packages": recipe.packages_for(suite),
+        "build_packages": recipe.build_packages_for(suite),
+    }
+    try:
+        text = _environment().get_template(recipe.template).render(**template_vars)
+    except jinja2.TemplateError as exc:
+        raise RecipeError(f"recipe {recipe.name}: template {recipe.template}: {exc}") from exc
+    files: dict[str, tuple[bytes, int]] = {CONTAINERFILE: (text.encode(), 0o644)}
+    for rel in recipe.files:
+        files.update(_tree(RECIPES_DIR / "files", rel, "files"))
+    for rel in recipe.sources:
+        files.update(_tree(RECIPES_DIR / "src", rel, "src"))
+    # The base image id is part of the identity: a refreshed base (new archive snapshot) rebuilds.
+    meta = {"recipe": recipe.name, "suite": suite, "base_ref": base_ref, "base_id": base_id}
+    files[".recapp-context.json"] = (json.dumps(meta, sort_keys=True).encode(), 0o644)
+    return BuildContext(recipe=recipe, suite=suite, base_ref=base_ref, files=files)

@@ -1,0 +1,3 @@
+from recapp.cli.main import main
+
+main()

@@ -1,0 +1,49 @@
+"""`recapp build rec|app`: one image from its recipe."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from recapp.builder.backends import BACKENDS
+from recapp.builder.build import build_image
+from recapp.cli.ui import console, print_json, print_table, progress
+from recapp.errors import RecappError
+
+
+def build(
+    kind: Annotated[str, typer.Argument(help="rec or app")],
+    suite: Annotated[str, typer.Option(help="Debian suite: bookworm, trixie or sid")] = "trixie",
+    workload: Annotated[
+        str | None, typer.Option(help="APP workload (recipe app-WORKLOAD), default mpi")
+    ] = None,
+    backend: Annotated[str, typer.Option(help=f"build backend: {' or '.join(BACKENDS)}")] = "buildah",
+    tag: Annotated[str | None, typer.Option(help="image tag (default localhost/recapp/KIND:SUITE)")] = None,
+    base_image: Annotated[str | None, typer.Option(help="use this local image as base instead")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even when the recipe is unchanged")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the build record as JSON")] = False,
+) -> None:
+    """Build a REC or APP image from its recipe (cached: an unchanged recipe and base is not rebuilt)."""
+    if kind not in ("rec", "app"):
+        raise RecappError(f"unknown image kind {kind!r}: choose rec or app")
+    if kind == "app" and workload is None:
+        workload = "mpi"
+    with progress(f"build {kind} {suite}") as prog:
+        record = build_image(
+            kind,
+            suite,
+            workload=workload,
+            backend_name=backend,
+            tag=tag,
+            base_image=base_image,
+            force=force,
+            step=prog.step,
+            on_line=prog.line,
+        )
+    if json_out:
+        print_json(record.model_dump())
+        return
+    state = "cached" if record.cached else f"built in {record.seconds:.0f} s"
+    console.print(f"{record.tag}: {state}, {record.size_bytes / 1e6:.0f} MB", markup=False)
+    print_table(["component", "version"], sorted(record.versions.items()))

@@ -1,0 +1,33 @@
+"""`recapp`: entry point. Each command lives in its own small module and is registered here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from recapp.cli import base_cmd, build_cmd, doctor_cmd, images_cmd
+from recapp.cli.ui import debug_enabled, fail
+from recapp.errors import RecappError
+
+app = typer.Typer(
+    name="recapp",
+    help="Build and certify REC/APP containers for PMIx-enabled MPI applications (the separated model).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("doctor")(doctor_cmd.doctor)
+app.command("base")(base_cmd.base)
+app.command("build")(build_cmd.build)
+app.command("images")(images_cmd.images)
+
+
+def main() -> None:
+    try:
+        app()
+    except RecappError as exc:
+        if debug_enabled():
+            raise
+        fail(exc)
+        sys.exit(exc.exit_code)

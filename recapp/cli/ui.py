@@ -1,0 +1,78 @@
+"""One terminal helper for errors, tables, progress and JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from recapp.errors import RecappError
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("RECAPP_DEBUG", "") not in ("", "0")
+
+
+def plain_mode() -> bool:
+    """Plain, line-by-line progress for CI logs and pipes; a live display on a terminal."""
+    return bool(os.environ.get("CI")) or not sys.stderr.isatty()
+
+
+def fail(exc: RecappError) -> None:
+    console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    if exc.hint:
+        console.print(exc.hint, markup=False)
+    if exc.log_path:
+        console.print(f"full log: {exc.log_path}", markup=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    table = Table(title=title)
+    for h in headers:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*("" if c is None else str(c) for c in row))
+    out.print(table)
+
+
+class Progress:
+    """Status line for long work: a spinner on a terminal, timestamped lines in plain mode."""
+
+    def __init__(self, status: Any | None) -> None:
+        self._status = status
+        self._last = ""
+
+    def step(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+        elif text != self._last:
+            console.print(f"… {text}", markup=False)
+        self._last = text
+
+    def line(self, text: str) -> None:
+        """A line of the underlying tool's output: shown in the spinner only (the log keeps all)."""
+        if self._status is not None and text.strip():
+            self._status.update(f"{self._last}: {text.strip()[:100]}")
+
+
+@contextmanager
+def progress(title: str) -> Iterator[Progress]:
+    if plain_mode():
+        console.print(f"… {title}", markup=False)
+        yield Progress(None)
+    else:
+        with console.status(title) as status:
+            yield Progress(status)
