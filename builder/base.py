@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from recapp.builder.suites import check_suite
-
 from recapp import LABEL_PREFIX
+from recapp.builder.suites import check_suite
 from recapp.errors import BuildError
 from recapp.host import engine
 from recapp.host.paths import sub

@@ -20,7 +20,6 @@ from recapp.builder.recipe import load, recipe_name
 from recapp.builder.records import BuildRecord
 from recapp.builder.render import render
 from recapp.builder.suites import check_suite
-
 from recapp.errors import BuildError, RecappError
 from recapp.host.paths import sub
 

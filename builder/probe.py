@@ -10,7 +10,6 @@ import re
 from recapp.builder.backends.base import BuildBackend
 from recapp.builder.labels import upstream_version
 from recapp.builder.recipe import Recipe
-
 from recapp.errors import BuildError, RecipeError
 
 DPKG_QUERY = ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"]

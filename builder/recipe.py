@@ -9,10 +9,10 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from recapp.builder.suites import SUITES
-from recapp.recipes import RECIPES_DIR
 
+from recapp.builder.suites import SUITES
 from recapp.errors import RecipeError
+from recapp.recipes import RECIPES_DIR
 
 # A Debian package name, optionally pinned: `name` or `name=version`.
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from recapp.builder.recipe import Recipe
-from recapp.recipes import RECIPES_DIR
 
+from recapp.builder.recipe import Recipe
 from recapp.errors import RecipeError
+from recapp.recipes import RECIPES_DIR
 
 CONTAINERFILE = "Containerfile"
 

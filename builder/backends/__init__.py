@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from recapp.builder.backends.base import BuildBackend, ImageInfo
-
 from recapp.errors import BuildError
 
 BACKENDS = ("buildah", "docker")

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
-
 from recapp.errors import BuildError
 from recapp.host import engine
 from recapp.host.runner import run, run_logged

@@ -16,8 +16,8 @@ from typing import Any
 
 import docker
 import docker.errors
-from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
 
+from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
 from recapp.errors import BuildError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"

@@ -1,0 +1,1 @@
+"""The conformance suite users run against their images and clusters (pytest + testinfra)."""

@@ -1,0 +1,86 @@
+"""APP image checks: the MPI library and PMIx client without any launcher or sshd; libmpi resolves
+the system libpmix (an external PMIx); labels match what is inside; non-root by default."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from recapp.conformance.images import facts
+from recapp.host import images
+
+pytestmark = pytest.mark.app
+
+CONFIG_RECORD = "/usr/local/share/recapp/ompi-config.txt"
+
+
+@pytest.mark.parametrize("name", [*facts.LAUNCHERS, *facts.SSH_DAEMONS])
+def test_no_launcher_or_sshd(app_root, name):
+    assert not app_root.exists(name), (
+        f"APP contains `{name}` on PATH: an APP must carry no launcher and no sshd"
+    )
+    found = app_root.run(
+        f"find / -xdev \\( -type f -o -type l \\) -name '{name}' -o -name '{name}.*' 2>/dev/null"
+    )
+    hits = [p for p in found.stdout.split() if p.rsplit("/", 1)[-1].split(".")[0] == name and "/bin" in p]
+    assert not hits, f"APP contains launcher/sshd files: {', '.join(hits)}"
+
+
+def _libmpi(host) -> str:
+    out = host.run("ldconfig -p").stdout
+    paths = re.findall(r"=>\s*(\S*/libmpi\.so\.\d+)\s*$", out, re.MULTILINE)
+    assert paths, "no libmpi.so.N is known to the dynamic linker (ldconfig -p)"
+    return paths[0]
+
+
+def test_libmpi_resolves_libpmix(app_root):
+    libmpi = _libmpi(app_root)
+    ldd = app_root.run(f"ldd {libmpi}")
+    assert ldd.rc == 0, f"ldd {libmpi} failed: {ldd.stderr.strip()[:200]}"
+    missing = facts.ldd_missing(ldd.stdout)
+    assert not missing, f"{libmpi} has unresolved libraries: {', '.join(missing)}"
+    # Open MPI 4 links PMIx through libopen-pal; follow it when libmpi does not name libpmix itself.
+    pmix = facts.ldd_resolves(ldd.stdout, "libpmix.so")
+    assert pmix, f"{libmpi} does not resolve libpmix.so: Open MPI is not using an external PMIx client"
+
+
+def test_configure_line_uses_external_pmix(app_root):
+    record = app_root.file(CONFIG_RECORD)
+    if not record.exists:
+        pytest.skip(f"{CONFIG_RECORD} absent (image not built by recapp); linkage is checked by ldd instead")
+    cli = record.content_string
+    pmix = facts.configure_pmix(cli)
+    assert pmix is not None, "Open MPI configure line has no --with-pmix"
+    assert pmix == "external" or pmix.startswith("/"), f"Open MPI was configured with --with-pmix={pmix}"
+
+
+def test_labels_match_contents(app_image, app_labels, app_root):
+    ompi = app_labels.get("io.recapp.version.ompi")
+    pmix = app_labels.get("io.recapp.version.pmix")
+    if not ompi or not pmix:
+        pytest.skip("image carries no io.recapp.version.* labels (not built by recapp)")
+    hello = app_root.run("hello")
+    assert hello.rc == 0, f"`hello` as a singleton failed (exit {hello.rc}): {hello.stderr.strip()[:200]}"
+    match = re.search(r'mpi_version="Open MPI v(\S+?),', hello.stdout)
+    assert match, f"`hello` printed no Open MPI version: {hello.stdout[:200]!r}"
+    assert facts.numeric_core(match.group(1)) == facts.numeric_core(ompi), (
+        f"libmpi reports Open MPI {match.group(1)}, the image label says {ompi}"
+    )
+    record = app_root.file(CONFIG_RECORD)
+    if record.exists:
+        full = re.search(r"^ompi:version:full:(\S+)", record.content_string, re.MULTILINE)
+        assert full and facts.numeric_core(full.group(1)) == facts.numeric_core(ompi), (
+            f"configure record is for Open MPI {full.group(1) if full else '?'}, the label says {ompi}"
+        )
+    probe = app_root.run("pmix_probe --version")
+    if probe.rc == 0 and probe.stdout.strip():
+        assert facts.numeric_core(probe.stdout.split()[-1]) == facts.numeric_core(pmix), (
+            f"the PMIx client library reports {probe.stdout.strip()}, the label says {pmix}"
+        )
+
+
+def test_default_user_is_not_root(app_image, app_host):
+    user = (images.inspect(app_image) or {}).get("Config", {}).get("User", "")
+    assert not facts.is_root_user(user), f"APP image's default user is root ({user!r})"
+    assert app_host.user().uid != 0, "APP container runs as uid 0 by default"

@@ -1,0 +1,90 @@
+"""pytest plugin (entry point `recapp-conformance`): options and fixtures for the conformance suite.
+
+pytest conformance/images --rec-image localhost/recapp/rec:trixie --app-image localhost/recapp/app-mpi:trixie
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from recapp.host import images
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("recapp", "recapp conformance")
+    group.addoption("--rec-image", action="store", default=None, help="REC image to check")
+    group.addoption("--app-image", action="store", default=None, help="APP image to check")
+    group.addoption(
+        "--nest-image",
+        action="store",
+        default=None,
+        help="image the REC user runs nested (default: the REC's recapp base image, else the REC)",
+    )
+
+
+def _image(config: pytest.Config, option: str) -> str:
+    ref = config.getoption(option)
+    if not ref:
+        pytest.skip(f"no {option} given")
+    if images.image_id(ref) is None:
+        pytest.fail(f"{option} {ref}: image not found in the local image store", pytrace=False)
+    return ref
+
+
+@pytest.fixture(scope="session")
+def rec_image(pytestconfig: pytest.Config) -> str:
+    return _image(pytestconfig, "--rec-image")
+
+
+@pytest.fixture(scope="session")
+def app_image(pytestconfig: pytest.Config) -> str:
+    return _image(pytestconfig, "--app-image")
+
+
+@pytest.fixture(scope="session")
+def rec_labels(rec_image: str) -> dict[str, str]:
+    return images.labels(rec_image)
+
+
+@pytest.fixture(scope="session")
+def app_labels(app_image: str) -> dict[str, str]:
+    return images.labels(app_image)
+
+
+def _testinfra_host(image: str, user: str | None) -> Iterator[object]:
+    import testinfra
+
+    from recapp.conformance.containers import running
+
+    with running(image) as name:
+        target = f"podman://{user}@{name}" if user else f"podman://{name}"
+        yield testinfra.get_host(target)
+
+
+@pytest.fixture(scope="session")
+def rec_host(rec_image: str) -> Iterator[object]:
+    """The REC as its default (unprivileged) user."""
+    yield from _testinfra_host(rec_image, None)
+
+
+@pytest.fixture(scope="session")
+def rec_root(rec_image: str) -> Iterator[object]:
+    """The REC inspected as root (to read every file, e.g. for setuid scans)."""
+    yield from _testinfra_host(rec_image, "root")
+
+
+@pytest.fixture(scope="session")
+def app_host(app_image: str) -> Iterator[object]:
+    yield from _testinfra_host(app_image, None)
+
+
+@pytest.fixture(scope="session")
+def app_root(app_image: str) -> Iterator[object]:
+    yield from _testinfra_host(app_image, "root")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rec: checks of a REC image")
+    config.addinivalue_line("markers", "app: checks of an APP image")

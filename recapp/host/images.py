@@ -1,0 +1,57 @@
+"""Image tarballs for places no registry reaches (the inner storage of a REC).
+
+`podman save` once per image id into a cache under the state dir; callers mount or copy the tar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from recapp.errors import RecappError
+from recapp.host import engine
+from recapp.host.paths import sub
+from recapp.host.runner import run
+
+
+def inspect(ref: str) -> dict | None:
+    proc = run(["podman", "image", "inspect", ref], check=False, env=engine.settings().env)
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)[0]
+
+
+def image_id(ref: str) -> str | None:
+    data = inspect(ref)
+    return str(data["Id"]) if data else None
+
+
+def labels(ref: str) -> dict[str, str]:
+    data = inspect(ref)
+    return dict((data or {}).get("Labels") or {})
+
+
+def saved_tarball(ref: str, *, error: type[RecappError] = RecappError) -> Path:
+    """A `podman save` archive of ref (docker-archive, keeps the tag), cached by image id."""
+    iid = image_id(ref)
+    if iid is None:
+        raise error(f"image {ref!r} not found in the local image store")
+    cache = sub("cache", "image-tars")
+    path = cache / f"{iid[:24]}.tar"
+    if path.is_file():
+        return path
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        run(
+            ["podman", "save", "--format", "docker-archive", "-o", str(tmp), ref],
+            error=error,
+            what=f"podman save {ref}",
+            env=engine.settings().env,
+            timeout=1800,
+        )
+        tmp.rename(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    # One tarball per image tag: older saves of the same tag are dead weight.
+    return path
