@@ -15,8 +15,8 @@ def numeric_core(version: str) -> str:
 
 
 def pmix_info_version(output: str) -> str | None:
-    """The library version `pmix_info` reports (line `PMIX: 5.0.7a1`)."""
-    match = re.search(r"^\s*PMIX:\s*(\S+)", output, re.MULTILINE)
+    """The library version `pmix_info` reports (`PMIX: 5.0.7a1` in 5.x, `PMIx: 7.0.0rc1` in 7.x)."""
+    match = re.search(r"^\s*PMIX:\s*(\S+)", output, re.MULTILINE | re.IGNORECASE)
     return match.group(1) if match else None
 
 

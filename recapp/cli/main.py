@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from recapp.cli import base_cmd, build_cmd, doctor_cmd, images_cmd
+from recapp.cli import base_cmd, build_cmd, conformance_cmd, doctor_cmd, images_cmd
 from recapp.cli.ui import debug_enabled, fail
 from recapp.errors import RecappError
 
@@ -21,6 +21,7 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("base")(base_cmd.base)
 app.command("build")(build_cmd.build)
 app.command("images")(images_cmd.images)
+app.add_typer(conformance_cmd.conformance, name="conformance")
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+# recapp — the two commands a fresh machine needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+RECAPP := $(VENV)/bin/recapp
+PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
+APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 containernetworking-plugins
+SUITE ?= trixie
+
+.PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help
+
+help:
+	@echo "make demo   - the main job on the local backend (setup, doctor, build, static conformance)"
+	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
+	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
+	@echo "make images - build the default REC/APP images (cached)"
+
+# Idempotent: installs only what is missing; the venv is rebuilt when pyproject.toml changes.
+setup: host-packages venv
+
+host-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages: $$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "error: need root to apt-get install: $$missing" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+images: setup
+	$(RECAPP) build rec --suite $(SUITE)
+	$(RECAPP) build app --suite $(SUITE)
+
+images-all: setup
+	for s in trixie sid; do $(RECAPP) build rec --suite $$s || exit $$?; done
+	for s in bookworm trixie sid; do $(RECAPP) build app --suite $$s || exit $$?; done
+
+demo: setup
+	$(RECAPP) doctor
+	$(RECAPP) build rec --suite $(SUITE)
+	$(RECAPP) build app --suite $(SUITE)
+	$(RECAPP) conformance images --rec-image localhost/recapp/rec:$(SUITE) --app-image localhost/recapp/app-mpi:$(SUITE)
+	$(RECAPP) images
+
+test: setup lint
+	$(PYTEST) -m "not slow" tests
+
+quick: venv lint
+	$(PYTEST) -m "not slow and not e2e and not k8s" tests
+
+# Removes what an interrupted test run may have left (never recapp's cached images).
+clean-test:
+	-podman ps -aq --filter label=io.recapp.owner | xargs -r podman rm -f -t 0
+	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
