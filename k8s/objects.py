@@ -235,6 +235,10 @@ def pod_security_context(spec: ClusterSpec) -> Obj:
     }
 
 
+# What nested rootless podman needs in the bounding set; see node_container_security_context.
+NODE_CAPABILITIES = ("SETUID", "SETGID", "SYS_CHROOT")
+
+
 def node_container_security_context() -> Obj:
     """The node container: unprivileged, only what nested rootless podman needs.
 
@@ -243,15 +247,20 @@ def node_container_security_context() -> Obj:
       no_new_privs exec ignores file capabilities, so the user namespace could not be mapped.
     - capabilities drop ALL, add SETUID and SETGID: the process itself stays without effective
       capabilities (it is not root), but a file capability can only be gained if it is in the
-      bounding set, so these two must stay there for newuidmap/newgidmap. Both are in the Pod
-      Security baseline allow-list.
+      bounding set, so these two must stay there for newuidmap/newgidmap.
+    - and SYS_CHROOT: inside the user namespace rootless podman creates, the engine is "root" with
+      every capability — but only those left in the bounding set survive its execs. Unpacking an
+      image layer falls back to a chroot'ed helper, which fails with "operation not permitted"
+      without SYS_CHROOT (measured with the local backend: SETUID+SETGID alone cannot `podman load`;
+      SETUID+SETGID+SYS_CHROOT loads and runs the APP). All three are in the Pod Security baseline
+      allow-list.
     - privileged false, runAsNonRoot true.
     """
     return {
         "privileged": False,
         "allowPrivilegeEscalation": True,
         "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"], "add": ["SETUID", "SETGID"]},
+        "capabilities": {"drop": ["ALL"], "add": list(NODE_CAPABILITIES)},
     }
 
 

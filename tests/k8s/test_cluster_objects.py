@@ -221,7 +221,7 @@ def test_node_security(objects: list[Obj]) -> None:
     sc = container(pod, "node")["securityContext"]
     assert sc["privileged"] is False
     assert sc["allowPrivilegeEscalation"] is True  # no_new_privs would disable newuidmap's file caps
-    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["SETUID", "SETGID"]}
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["SETUID", "SETGID", "SYS_CHROOT"]}
     assert pod["automountServiceAccountToken"] is False
     assert "hostUsers" not in pod
 

@@ -1,0 +1,73 @@
+"""The one cluster-backend interface: `local` (podman on this machine) and `kubernetes` realise the
+same rendered objects."""
+
+from __future__ import annotations
+
+import subprocess
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from recapp.k8s.spec import ClusterSpec
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    name: str
+    component: str
+    state: str  # running, exited, missing, …
+    ready: bool
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    name: str
+    backend: str
+    exists: bool
+    pods: list[PodStatus] = field(default_factory=list)
+    network: str | None = None
+    volumes: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.exists and bool(self.pods) and all(p.ready for p in self.pods)
+
+
+class ClusterBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def up(
+        self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
+    ) -> ClusterStatus:
+        """Create every object of the spec and wait until the node pods are Ready and the hostfile exists."""
+
+    @abstractmethod
+    def status(self, name: str) -> ClusterStatus: ...
+
+    @abstractmethod
+    def down(self, name: str) -> list[str]:
+        """Remove everything of cluster `name` (idempotent); return what was removed."""
+
+    @abstractmethod
+    def spec(self, name: str) -> ClusterSpec:
+        """The spec a running cluster was made from."""
+
+    @abstractmethod
+    def login_exec(
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """Start argv in the login pod as the unprivileged user; stdout and stderr are piped."""
+
+    @abstractmethod
+    def node_exec(
+        self, name: str, node: str, argv: Sequence[str], *, timeout: float = 600
+    ) -> tuple[int, str]:
+        """Run argv in one node pod as the unprivileged user; return (status, output)."""
+
+    @abstractmethod
+    def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
+        """Make `image` runnable by every node's inner engine; return the reference to use there."""

@@ -1,0 +1,387 @@
+"""The local backend: a virtual cluster as podman containers on one machine, made from the *same*
+pod templates as the Kubernetes manifests (see podman_args.py).
+
+One network per cluster (DNS names as the headless service gives them), one container per node pod
+(`<statefulset>-<i>`), a login container, named volumes for each node's inner image storage and
+delivered images, the agent secret as a read-only file. Everything carries the cluster's label,
+so `down` finds it even after a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from recapp import LABEL_PREFIX
+from recapp.errors import ClusterError
+from recapp.host import engine, images
+from recapp.host.paths import state_dir
+from recapp.host.runner import last_line, run
+from recapp.k8s import constants as c
+from recapp.k8s import objects as o
+from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus, Step
+from recapp.k8s.podman_args import Placement, probe_command, run_argv
+from recapp.k8s.spec import ClusterSpec
+
+OWNER_LABEL = f"{LABEL_PREFIX}.owner"
+
+
+def _podman(*args: str, check: bool = True, timeout: float = 300, what: str | None = None) -> str:
+    proc = run(
+        ["podman", *args],
+        error=ClusterError,
+        env=engine.settings().env,
+        check=check,
+        timeout=timeout,
+        what=what or f"podman {args[0]} {args[1] if len(args) > 1 else ''}".strip(),
+    )
+    return proc.stdout
+
+
+def network_name(name: str) -> str:
+    return f"recapp-{name}"
+
+
+def login_pod_name(name: str) -> str:
+    return f"{name}{c.LOGIN_JOB_SUFFIX}"
+
+
+def cluster_dir(name: str) -> Path:
+    return state_dir() / "clusters" / name
+
+
+def cluster_labels(spec: ClusterSpec) -> dict[str, str]:
+    return {c.LABEL_CLUSTER: spec.name, OWNER_LABEL: "cluster"}
+
+
+def check_rec_image(ref: str) -> None:
+    """Refuse before anything is created: the image must exist and be a REC."""
+    data = images.inspect(ref)
+    if data is None:
+        raise ClusterError(
+            f"REC image {ref!r} not found in the local image store (build it: recapp build rec)"
+        )
+    kind = (data.get("Labels") or {}).get(f"{LABEL_PREFIX}.kind")
+    if kind == "rec":
+        return
+    if kind is not None:
+        raise ClusterError(f"image {ref!r} is not a REC (its {LABEL_PREFIX}.kind label is {kind!r})")
+    probe = run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--pull=never",
+            *engine.settings().ulimit_args,
+            "--entrypoint",
+            "sh",
+            ref,
+            "-c",
+            "command -v prterun && command -v recapp-agent && command -v wrap-container",
+        ],
+        check=False,
+        env=engine.settings().env,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        raise ClusterError(f"image {ref!r} is not a REC: it lacks prterun, recapp-agent or wrap-container")
+
+
+class LocalBackend(ClusterBackend):
+    name = "local"
+
+    # ---- up -------------------------------------------------------------------------------
+    def up(
+        self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
+    ) -> ClusterStatus:
+        say = step or (lambda _t: None)
+        check_rec_image(spec.rec_image)
+        if self.status(spec.name).exists:
+            raise ClusterError(
+                f"cluster {spec.name!r} already exists (recapp cluster down --name {spec.name})"
+            )
+        for pod in [*o.node_pod_names(spec), login_pod_name(spec.name)]:
+            if _exists("container", pod):
+                raise ClusterError(
+                    f"a container named {pod!r} already exists and is not part of a recapp cluster"
+                )
+        objects = o.cluster_objects(spec)
+        try:
+            self._create(spec, objects, say)
+            self._wait_ready(spec, objects, say)
+            self._write_hostfiles(spec)
+        except BaseException:
+            if cleanup_on_failure:
+                self.down(spec.name)
+            raise
+        return self.status(spec.name)
+
+    def _create(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+        labels = cluster_labels(spec)
+        label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        cdir = cluster_dir(spec.name)
+        cdir.mkdir(parents=True, exist_ok=True)
+        (cdir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
+        say(f"network {network_name(spec.name)}")
+        _podman("network", "create", *label_args, network_name(spec.name))
+        secret_dir = self._write_secret(spec, o.agent_secret_value(objects))
+        ulimits = engine.settings().ulimit_args
+        node_template = o.node_pod_template(objects)
+        service = o.nodes_service_name(spec)
+        for i, pod in enumerate(o.node_pod_names(spec)):
+            sources = {c.AGENT_SECRET_VOLUME: str(secret_dir)}
+            for vol in (c.STORAGE_VOLUME, c.IMAGES_VOLUME):
+                sources[vol] = self._volume(f"recapp-{pod}-{vol}", label_args)
+            placement = Placement(
+                pod=pod,
+                hostname=pod,
+                network=network_name(spec.name),
+                aliases=[f"{pod}.{service}"],
+                volume_sources=sources,
+                extra_labels={
+                    **labels,
+                    "statefulset.kubernetes.io/pod-name": pod,
+                    "apps.kubernetes.io/pod-index": str(i),
+                },
+                ulimit_args=ulimits,
+            )
+            say(f"node pod {pod}")
+            _podman(*run_argv(node_template, c.NODE_CONTAINER, placement)[1:], what=f"start node pod {pod}")
+        login = login_pod_name(spec.name)
+        hostfile_vol = self._volume(f"recapp-{login}-{c.HOSTFILE_VOLUME}", label_args)
+        placement = Placement(
+            pod=login,
+            hostname=login,
+            network=network_name(spec.name),
+            volume_sources={c.AGENT_SECRET_VOLUME: str(secret_dir), c.HOSTFILE_VOLUME: hostfile_vol},
+            extra_labels=labels,
+            ulimit_args=ulimits,
+        )
+        say(f"login pod {login}")
+        _podman(
+            *run_argv(o.login_pod_template(objects), c.LOGIN_CONTAINER, placement)[1:],
+            what=f"start login pod {login}",
+        )
+
+    def _volume(self, name: str, label_args: list[str]) -> str:
+        _podman("volume", "create", *label_args, name)
+        return name
+
+    def _write_secret(self, spec: ClusterSpec, secret: str) -> Path:
+        """The Secret as Kubernetes mounts it: a read-only file, group-readable by fsGroup only."""
+        secret_dir = cluster_dir(spec.name) / "agent-secret"
+        secret_dir.mkdir(parents=True, exist_ok=True)
+        path = secret_dir / c.AGENT_SECRET_KEY
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret)
+        os.chown(path, 0, spec.gid)
+        os.chmod(path, c.AGENT_SECRET_MODE)
+        os.chmod(secret_dir, 0o755)
+        return secret_dir
+
+    def _wait_ready(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+        probe = probe_command(o.node_pod_template(objects), c.NODE_CONTAINER)
+        pending = set(o.node_pod_names(spec))
+        deadline = time.monotonic() + spec.ready_timeout_s
+        say(f"waiting for {len(pending)} node pod(s) to be Ready")
+        while pending:
+            for pod in sorted(pending):
+                state = _state(pod)
+                if state not in ("running", "created", "configured"):
+                    logs = _podman("logs", "--tail", "5", pod, check=False)
+                    raise ClusterError(
+                        f"node pod {pod} is {state or 'missing'} instead of Ready: {last_line(logs)}"
+                    )
+                if probe is None or self._probe(pod, probe):
+                    pending.discard(pod)
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"node pod(s) not Ready after {spec.ready_timeout_s} s: {', '.join(sorted(pending))}"
+                    f" (cluster kept for `recapp cluster status --name {spec.name}`)"
+                )
+            time.sleep(0.5)
+
+    def _probe(self, pod: str, probe: list[str]) -> bool:
+        proc = run(["podman", "exec", pod, *probe], check=False, env=engine.settings().env, timeout=30)
+        return proc.returncode == 0
+
+    def _write_hostfiles(self, spec: ClusterSpec) -> None:
+        """What the login pod's `wait-nodes` init container writes on Kubernetes."""
+        service = o.nodes_service_name(spec)
+        pods = o.node_pod_names(spec)
+        by_name = "".join(f"{pod}.{service} slots={spec.slots_per_node}\n" for pod in pods)
+        by_ip = "".join(f"{_ip(pod, network_name(spec.name))} slots={spec.slots_per_node}\n" for pod in pods)
+        mount = Path(
+            _podman(
+                "volume",
+                "inspect",
+                "--format",
+                "{{.Mountpoint}}",
+                f"recapp-{login_pod_name(spec.name)}-{c.HOSTFILE_VOLUME}",
+            ).strip()
+        )
+        for fname, text in (("hostfile", by_name), ("hostfile.ip", by_ip)):
+            (mount / fname).write_text(text)
+            os.chown(mount / fname, spec.uid, spec.gid)
+            os.chmod(mount / fname, 0o644)
+
+    # ---- status / down --------------------------------------------------------------------
+    def status(self, name: str) -> ClusterStatus:
+        rows = json.loads(
+            _podman("ps", "-a", "--filter", f"label={c.LABEL_CLUSTER}={name}", "--format", "json") or "[]"
+        )
+        pods: list[PodStatus] = []
+        for row in rows:
+            pod = row["Names"][0]
+            labels = row.get("Labels") or {}
+            component = labels.get(c.LABEL_COMPONENT, "?")
+            state = str(row.get("State", "")).lower()
+            ready = state == "running" and (component != c.COMPONENT_NODE or self._probe_ready(name, pod))
+            pods.append(
+                PodStatus(
+                    pod, component, state, ready, _ip(pod, network_name(name)) if state == "running" else None
+                )
+            )
+        nets = _podman("network", "ls", "-q", "--filter", f"label={c.LABEL_CLUSTER}={name}").split()
+        vols = _podman("volume", "ls", "-q", "--filter", f"label={c.LABEL_CLUSTER}={name}").split()
+        exists = bool(pods or nets or vols or cluster_dir(name).exists())
+        return ClusterStatus(
+            name,
+            self.name,
+            exists,
+            sorted(pods, key=lambda p: p.name),
+            nets[0] if nets else None,
+            sorted(vols),
+        )
+
+    def _probe_ready(self, name: str, pod: str) -> bool:
+        try:
+            spec = self.spec(name)
+        except ClusterError:
+            return False
+        return self._probe(pod, o.agent_ping_command(spec))
+
+    def down(self, name: str) -> list[str]:
+        removed: list[str] = []
+        selector = f"label={c.LABEL_CLUSTER}={name}"
+        pods = _podman("ps", "-aq", "--filter", selector).split()
+        if pods:
+            _podman("rm", "-f", "-t", "0", *pods, timeout=120)
+            removed += [f"container {p[:12]}" for p in pods]
+        for vol in _podman("volume", "ls", "-q", "--filter", selector).split():
+            _podman("volume", "rm", "-f", vol)
+            removed.append(f"volume {vol}")
+        for net in _podman("network", "ls", "-q", "--filter", selector).split():
+            _podman("network", "rm", "-f", net)
+            removed.append(f"network {net}")
+        cdir = cluster_dir(name)
+        if cdir.exists():
+            shutil.rmtree(cdir)
+            removed.append(f"state {cdir}")
+        return removed
+
+    def spec(self, name: str) -> ClusterSpec:
+        path = cluster_dir(name) / "spec.json"
+        if not path.is_file():
+            raise ClusterError(
+                f"no cluster named {name!r} on the local backend (recapp cluster up --name {name})"
+            )
+        return ClusterSpec.model_validate_json(path.read_text())
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def login_exec(
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        spec = self.spec(name)
+        login = login_pod_name(name)
+        if _state(login) != "running":
+            raise ClusterError(f"login pod {login} is not running")
+        env_args = [a for k, v in (env or {}).items() for a in ("--env", f"{k}={v}")]
+        cmd = ["podman", "exec", "--user", f"{spec.uid}:{spec.gid}", *env_args, login, *argv]
+        return subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env={**os.environ, **engine.settings().env},
+            start_new_session=True,
+        )
+
+    def node_exec(
+        self, name: str, node: str, argv: Sequence[str], *, timeout: float = 600
+    ) -> tuple[int, str]:
+        proc = run(
+            ["podman", "exec", node, *argv],
+            check=False,
+            env=engine.settings().env,
+            timeout=timeout,
+            error=ClusterError,
+        )
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
+        """Save/load through each node's `images` volume: no registry needed (README: architecture)."""
+        say = step or (lambda _t: None)
+        spec = self.spec(name)
+        host_id = images.image_id(image)
+        if host_id is None:
+            raise ClusterError(f"APP image {image!r} not found in the local image store")
+        tarball: Path | None = None
+        for pod in o.node_pod_names(spec):
+            status, out = self.node_exec(
+                name, pod, ["podman", "image", "inspect", "--format", "{{.Id}}", image]
+            )
+            if status == 0 and out.strip().splitlines()[-1:] == [host_id]:
+                continue
+            if tarball is None:
+                say(f"saving {image}")
+                tarball = images.saved_tarball(image, error=ClusterError)
+            say(f"loading {image} into {pod}")
+            mount = Path(
+                _podman(
+                    "volume", "inspect", "--format", "{{.Mountpoint}}", f"recapp-{pod}-{c.IMAGES_VOLUME}"
+                ).strip()
+            )
+            target = mount / tarball.name
+            if not target.exists():
+                with contextlib.suppress(OSError):
+                    os.link(tarball, target)
+                if not target.exists():
+                    shutil.copyfile(tarball, target)
+                os.chmod(target, 0o644)
+            status, out = self.node_exec(
+                name, pod, ["podman", "load", "-i", f"{c.IMAGES_MOUNT}/{tarball.name}"]
+            )
+            target.unlink(missing_ok=True)  # loaded into the node's storage: the tarball is dead weight
+            if status != 0:
+                raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
+        return image
+
+
+def _exists(kind: str, name: str) -> bool:
+    return run(["podman", kind, "exists", name], check=False, env=engine.settings().env).returncode == 0
+
+
+def _state(pod: str) -> str:
+    proc = run(
+        ["podman", "inspect", "--format", "{{.State.Status}}", pod], check=False, env=engine.settings().env
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _ip(pod: str, network: str) -> str | None:
+    proc = run(["podman", "inspect", "--format", "json", pod], check=False, env=engine.settings().env)
+    if proc.returncode != 0:
+        return None
+    nets = json.loads(proc.stdout)[0].get("NetworkSettings", {}).get("Networks", {}) or {}
+    return (nets.get(network) or {}).get("IPAddress") or None

@@ -1,0 +1,283 @@
+"""Fixtures for the launch agent tests: real `recapp-agent` and `recapp-launch` processes on 127.0.0.1.
+
+Both tools are stdlib-only scripts shipped into the REC image; here they run under the test's
+Python as subprocesses. Every process a test starts (agents, clients, and whatever the fake
+`prted` records in its pid files) is killed when the test ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REC_FILES = Path(__file__).resolve().parents[2] / "recipes" / "files" / "rec"
+AGENT = REC_FILES / "recapp-agent"
+LAUNCH = REC_FILES / "recapp-launch"
+SECRET = "correct horse battery staple"
+# The interpreter the two tools run under; set it to check another version (the REC has 3.13).
+TOOLS_PYTHON = os.environ.get("RECAPP_TOOLS_PYTHON", sys.executable)
+
+# The stand-in for prted. It records every start in runs.log (so a refused request can be shown
+# never to have run it) and does what PRTE_TEST_MODE asks; PRTE_* names are ones the agent lets
+# through, so the tests steer it from the command line the way PRRTE passes its own variables.
+FAKE_PRTED = """
+import json, os, subprocess, sys, time
+STATE = {state!r}
+with open(os.path.join(STATE, "runs.log"), "a") as log:
+    log.write(f"{{os.getpid()}}\\n")
+mode = os.environ.get("PRTE_TEST_MODE", "report")
+if mode == "report":
+    stdin = sys.stdin.read()
+    keep = ("PRTE_PREFIX", "PMIX_PREFIX", "PRTE_TEST_MODE", "LD_LIBRARY_PATH", "PATH", "LD_PRELOAD")
+    print(json.dumps({{
+        "argv0": sys.argv[0], "args": sys.argv[1:], "cwd": os.getcwd(), "stdin": stdin,
+        "env": {{name: os.environ.get(name) for name in keep}},
+    }}), flush=True)
+    print("err-line", file=sys.stderr, flush=True)
+    sys.exit(int(os.environ.get("PRTE_TEST_CODE", "0")))
+if mode == "sleep":
+    # A child in the same process group, as prted's own children would be.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    with open(os.path.join(STATE, "group.pids.tmp"), "w") as out:
+        out.write(f"{{os.getpid()}} {{child.pid}}\\n")
+    os.rename(os.path.join(STATE, "group.pids.tmp"), os.path.join(STATE, "group.pids"))
+    print("started", flush=True)
+    time.sleep(300)
+if mode == "daemonize":
+    # prted --daemonize: the launched process exits at once; a detached grandchild lives on.
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            with open(os.path.join(STATE, "daemon.pids"), "w") as out:
+                out.write(f"{{os.getpid()}}\\n")
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            time.sleep(float(os.environ.get("PRTE_TEST_LINGER", "1")))
+            os._exit(0)
+        os._exit(0)
+    os.wait()
+    sys.exit(0)
+"""
+
+
+def write_program(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!{sys.executable}\n{textwrap.dedent(body)}")
+    path.chmod(0o755)
+    return path
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (whoever its parent is)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def force_kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(process.pid, sig)
+            except ProcessLookupError:
+                break
+        process.wait(5)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@dataclass
+class Agent:
+    """A running `recapp-agent serve` and how to talk to it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    secret_file: Path
+    state: Path
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def runs(self) -> list[str]:
+        runs = self.state / "runs.log"
+        return runs.read_text().split() if runs.exists() else []
+
+    def client_env(self, secret_file: Path | None = None, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["RECAPP_AGENT_PORT"] = str(self.port)
+        env["RECAPP_AGENT_SECRET_FILE"] = str(secret_file or self.secret_file)
+        env.update(extra)
+        return env
+
+    def launch(
+        self, *args: str, stdin: bytes = b"", timeout: float = 15, secret_file: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `recapp-launch ARGS...` to completion against this agent."""
+        return subprocess.run(
+            [TOOLS_PYTHON, str(LAUNCH), *args],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            env=self.client_env(secret_file, **env),
+        )
+
+    def start_launch(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start `recapp-launch ARGS...` in the background (killed at teardown)."""
+        process = subprocess.Popen(
+            [TOOLS_PYTHON, str(LAUNCH), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.client_env(**env),
+        )
+        self.started.append(process)
+        return process
+
+    def ping(
+        self, secret_file: Path | None = None, port: int | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `recapp-agent ping` against this agent (or another port)."""
+        argv = [TOOLS_PYTHON, str(AGENT), "ping", "--host", "127.0.0.1", "--port", str(port or self.port)]
+        argv += ["--secret-file", str(secret_file or self.secret_file), "--timeout", "3"]
+        return subprocess.run(argv, capture_output=True, timeout=15)
+
+    def other_secret(self, text: str) -> Path:
+        return write_secret(self.state / f"secret-{len(list(self.state.glob('secret-*')))}", text)
+
+    def still_alive(self, pids: list[int], timeout: float) -> list[int]:
+        """Waits up to `timeout` for the pids to go; those still running."""
+        wait_until(lambda: not any(map(is_alive, pids)), timeout)
+        return [pid for pid in pids if is_alive(pid)]
+
+    def group_pids(self, timeout: float = 10) -> list[int]:
+        """Pids the fake prted in 'sleep' mode wrote: itself and its child."""
+        path = self.state / "group.pids"
+        assert wait_until(path.exists, timeout), "the launched program never started"
+        return [int(pid) for pid in path.read_text().split()]
+
+
+def write_secret(path: Path, text: str) -> Path:
+    path.write_text(text + "\n")  # a trailing newline, as `kubectl create secret --from-file` keeps
+    path.chmod(0o600)
+    return path
+
+
+@contextlib.contextmanager
+def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
+    """Start agents on free ports with the fake prted on their PATH; stop them all on exit."""
+    agents: list[Agent] = []
+    state = base / "state"
+    state.mkdir()
+    bin_dir = base / "bin"
+    write_program(bin_dir / "prted", FAKE_PRTED.format(state=str(state)))
+
+    def start(
+        *extra_args: str, allow: tuple[str, ...] = ("prted",), env: dict[str, str] | None = None
+    ) -> Agent:
+        secret_file = write_secret(base / "secret", SECRET)
+        log_path = base / f"agent-{len(agents)}.log"
+        agent_env = dict(os.environ)
+        agent_env["PATH"] = f"{bin_dir}{os.pathsep}{agent_env.get('PATH', '')}"
+        agent_env.update(env or {})
+        argv = [TOOLS_PYTHON, str(AGENT), "serve", "--port", "0", "--bind", "127.0.0.1"]
+        argv += ["--secret-file", str(secret_file), "--subreaper", *extra_args]
+        for program in allow:
+            argv += ["--allow", program]
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(argv, stdout=log_file, stderr=log_file, env=agent_env, cwd=base)
+        listening = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+        assert wait_until(
+            lambda: bool(listening.search(log_path.read_text())) or process.poll() is not None, 10
+        )
+        match = listening.search(log_path.read_text())
+        assert match, f"agent did not start: {log_path.read_text()}"
+        agent = Agent(process, int(match.group(1)), log_path, secret_file, state)
+        agents.append(agent)
+        return agent
+
+    try:
+        yield start
+    finally:
+        for agent in agents:
+            for client in agent.started:
+                force_kill(client)
+        # Kill what the fake prted left behind while its agent (a subreaper) can still reap it.
+        for pid_file in state.glob("*.pids"):
+            for pid in map(int, pid_file.read_text().split()):
+                if is_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        for agent in agents:
+            stop_agent(agent.process)
+
+
+@pytest.fixture
+def start_agent(tmp_path: Path) -> Iterator[Callable[..., Agent]]:
+    """Factory for agents private to one test: `start_agent(*serve_args, allow=..., env=...)`."""
+    with agent_factory(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One default agent for a whole module of tests that never start anything on it."""
+    with agent_factory(tmp_path_factory.mktemp("shared-agent")) as start:
+        yield start()
+
+
+def stop_agent(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first, so the agent stops its own commands; SIGKILL if it does not go."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGCONT)  # in case a test froze it
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            force_kill(process)
+
+
+@pytest.fixture
+def run_agent_cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    """Run `recapp-agent ARGS...` to completion (for commands expected to end by themselves)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([TOOLS_PYTHON, str(AGENT), *args], capture_output=True, timeout=15)
+
+    return run
+
+
+@pytest.fixture(name="write_program")
+def write_program_fixture() -> Callable[[Path, str], Path]:
+    """Write an executable Python script (shebang: this interpreter)."""
+    return write_program
+
+
+@pytest.fixture
+def agent(start_agent: Callable[..., Agent]) -> Agent:
+    """An agent with default settings that allows only the fake prted."""
+    return start_agent()
