@@ -51,7 +51,9 @@ def running(image: str, *, extra: Sequence[str] = (), user: str | None = None) -
     try:
         yield name
     finally:
-        podman("rm", "-f", "-t", "0", name, check=False)
+        # -v: an image VOLUME (the REC's inner storage) gets an anonymous volume; `run --rm` only
+        # removes it when the container exits by itself, not on `rm -f`.
+        podman("rm", "-f", "-v", "-t", "0", name, check=False)
 
 
 @contextmanager

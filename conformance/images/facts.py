@@ -26,6 +26,18 @@ def prrte_version(output: str) -> str | None:
     return match.group(1) if match else None
 
 
+def pmix_probe_client_version(output: str) -> str | None:
+    """The client library version `pmix_probe` reports even without a server:
+    `client_version="OpenPMIx 5.0.7a1 (PMIx Standard: 5.1, …)"` → '5.0.7a1'."""
+    match = re.search(r'client_version="OpenPMIx\s+(\S+)', output)
+    return match.group(1) if match else None
+
+
+def ompi_singleton_needs_orted(output: str) -> bool:
+    """Open MPI 4 (ORTE) singletons exec `orted`; without it MPI_Init fails in ess/singleton."""
+    return "ess_singleton" in output and "system-required executable" in output
+
+
 def ldd_missing(output: str) -> list[str]:
     return [line.split()[0] for line in output.splitlines() if "not found" in line]
 

@@ -43,10 +43,14 @@ def nested_run_report(rec_image: str, rec_labels: dict[str, str], requested: str
         volume() as vol,
         running(rec_image, extra=["-v", f"{vol}:{store}", "-v", f"{tarball}:{TAR_IN_REC}:ro"]) as c,
     ):
-        load = podman("exec", c, "podman", "load", "-i", TAR_IN_REC, check=False, timeout=600)
+        # stdout+stderr: when user namespaces fail, the reason is on stderr (e.g. newuidmap refused).
+        load = _exec(c, ["podman", "load", "-i", TAR_IN_REC], timeout=600)
         if "Loaded image" not in load:
             return NestReport(
-                False, f"REC user cannot load an image into its inner storage: {last_line(load)}"
+                False,
+                "REC user cannot run a nested container: `podman load` into its inner storage failed: "
+                f"{last_line(load)}",
+                load,
             )
         inner_ref = nest_image  # a docker-archive keeps its tag
         script = f"echo {MARKER} uid=$(id -u)"
@@ -80,6 +84,6 @@ def nested_run_report(rec_image: str, rec_labels: dict[str, str], requested: str
     return NestReport(True, "nested container ran", out)
 
 
-def _exec(container: str, argv: list[str]) -> str:
-    proc = run(["podman", "exec", container, *argv], check=False, env=engine.settings().env, timeout=300)
+def _exec(container: str, argv: list[str], timeout: float = 300) -> str:
+    proc = run(["podman", "exec", container, *argv], check=False, env=engine.settings().env, timeout=timeout)
     return proc.stdout + proc.stderr

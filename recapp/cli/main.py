@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from recapp.cli import base_cmd, build_cmd, conformance_cmd, doctor_cmd, images_cmd
+from recapp.cli import (
+    base_cmd,
+    build_cmd,
+    cluster_cmd,
+    conformance_cmd,
+    demo_cmd,
+    doctor_cmd,
+    images_cmd,
+    run_cmd,
+)
 from recapp.cli.ui import debug_enabled, fail
 from recapp.errors import RecappError
 
@@ -22,6 +31,9 @@ app.command("base")(base_cmd.base)
 app.command("build")(build_cmd.build)
 app.command("images")(images_cmd.images)
 app.add_typer(conformance_cmd.conformance, name="conformance")
+app.add_typer(cluster_cmd.cluster, name="cluster")
+app.command("run")(run_cmd.run)
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

@@ -1,0 +1,200 @@
+"""Run one job on a virtual cluster: deliver the APP, launch `prterun` from the login pod, watch it,
+verify placement, and write the result record."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from recapp.builder.labels import versions_from_labels
+from recapp.conformance.ranks import rank_reports, verify
+from recapp.conformance.workloads import mpi_output
+from recapp.errors import JobError
+from recapp.host import images
+from recapp.host.paths import sub
+from recapp.k8s import constants as c
+from recapp.k8s import objects as o
+from recapp.k8s.backend import ClusterBackend
+from recapp.reports import records
+from recapp.reports.records import ImageRef, JobRecord, Verification
+
+Mode = Literal["nested", "native", "dvm"]
+Sink = Callable[[str], None]
+
+# Warnings the nested podman prints on cgroup v1 hosts; kept in the log, not shown.
+ENGINE_NOISE = re.compile(r'level=warning msg="(cannot toggle freezer|lstat |Using cgroups-v1)')
+# PRRTE's report of the first failed process: "Process name: [prterun-…@1,3]" … "Exit code: 7".
+FAILED_PROC = re.compile(r"Process name:\s*\[[^,\]]+,(\d+)\].*?Exit code:\s*(-?\d+)", re.DOTALL)
+KILL_GRACE_S = 5.0
+
+
+@dataclass
+class JobRequest:
+    cluster: str
+    np: int
+    command: list[str]
+    app: str | None = None
+    map_by: str | None = None
+    mode: Mode = "nested"
+    timeout_s: float = 300.0
+    verify: bool = True
+    record_path: Path | None = None
+    extra_prterun_args: list[str] = field(default_factory=list)
+
+
+def prterun_argv(req: JobRequest, app_ref: str | None) -> list[str]:
+    argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
+    if req.map_by:
+        argv += ["--map-by", req.map_by]
+    argv += req.extra_prterun_args
+    if req.mode == "nested":
+        if not app_ref:
+            raise JobError("a nested job needs an APP image (--app)")
+        argv += ["wrap-container", "--image", app_ref, "--"]
+    return argv + req.command
+
+
+def image_ref(ref: str | None) -> ImageRef | None:
+    if ref is None:
+        return None
+    data = images.inspect(ref) or {}
+    return ImageRef(ref=ref, id=data.get("Id"), versions=versions_from_labels(dict(data.get("Labels") or {})))
+
+
+def run_job(
+    backend: ClusterBackend, req: JobRequest, *, step: Sink | None = None, on_output: Sink | None = None
+) -> JobRecord:
+    say = step or (lambda _t: None)
+    if req.np < 1:
+        raise JobError(f"--np must be at least 1, got {req.np}")
+    if not req.command:
+        raise JobError("no command to run (give it after --)")
+    spec = backend.spec(req.cluster)
+    status = backend.status(req.cluster)
+    nodes = o.node_pod_names(spec)
+    not_ready = [p.name for p in status.pods if p.component == c.COMPONENT_NODE and not p.ready]
+    if not_ready:
+        raise JobError(f"cluster {req.cluster}: node pod(s) not Ready: {', '.join(not_ready)}")
+    job_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{req.cluster}-{secrets.token_hex(3)}"
+    log_path = sub("jobs") / f"{job_id}.log"
+    app_ref = None
+    if req.mode == "nested":
+        if not req.app:
+            raise JobError("a nested job needs an APP image (--app)")
+        app_ref = backend.deliver_image(req.cluster, req.app, step=say)
+    argv = prterun_argv(req, app_ref)
+    pidfile = f"/tmp/recapp-job-{job_id}.pid"
+    wrapped = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile, *argv]
+    say(f"running {' '.join(argv[:6])} … on {len(nodes)} node(s)")
+    started_at = datetime.now(UTC)
+    t0 = time.monotonic()
+    proc = backend.login_exec(req.cluster, wrapped)
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    with open(log_path, "w", encoding="utf-8") as log:
+        lock = threading.Lock()
+        readers = [
+            threading.Thread(target=_pump, args=(proc.stdout, out_lines, log, lock, on_output), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, err_lines, log, lock, on_output), daemon=True),
+        ]
+        for t in readers:
+            t.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=req.timeout_s)
+        except Exception:  # subprocess.TimeoutExpired, or the kubernetes adapter's own
+            timed_out = True
+            _kill_job(backend, req.cluster, pidfile)
+            try:
+                proc.wait(timeout=KILL_GRACE_S * 3)
+            except Exception:
+                proc.kill()
+                proc.wait()
+        for t in readers:
+            t.join(timeout=10)
+    wall = time.monotonic() - t0
+    backend.login_exec(req.cluster, ["rm", "-f", pidfile]).wait()
+    stdout, stderr = "\n".join(out_lines), "\n".join(err_lines)
+    exit_status = 124 if timed_out else int(proc.returncode or 0)
+    error = _diagnose(backend, req, nodes, stdout + "\n" + stderr, exit_status, timed_out)
+    reports = rank_reports(stdout)
+    if req.verify:
+        verification = verify(reports, req.np, nodes, spec.slots_per_node, req.map_by)
+        for problem in mpi_output.sanity_errors(stdout):
+            verification.reasons.append(problem)
+            verification.passed = False
+    else:
+        verification = Verification(passed=True, expected_np=req.np, checked=False)
+    record = JobRecord(
+        id=job_id,
+        started_at=started_at,
+        cluster=req.cluster,
+        backend=backend.name,
+        nodes=nodes,
+        mode=req.mode,
+        rec=image_ref(spec.rec_image) or ImageRef(ref=spec.rec_image),
+        app=image_ref(req.app),
+        np=req.np,
+        map_by=req.map_by,
+        command=list(req.command),
+        launcher_argv=argv,
+        exit_status=exit_status,
+        error=error,
+        wall_s=round(wall, 4),
+        ranks=sorted(reports, key=lambda r: r.rank),
+        figures=mpi_output.figures(stdout),
+        verification=verification,
+        log_path=str(log_path),
+    )
+    path = req.record_path or (sub("records", "jobs") / f"{job_id}.json")
+    record.record_path = str(path)
+    records.write(record, path)
+    return record
+
+
+def _pump(stream, sink: list[str], log, lock: threading.Lock, on_output: Sink | None) -> None:
+    for line in stream:
+        line = line.rstrip("\n")
+        with lock:
+            log.write(line + "\n")
+            log.flush()
+        if ENGINE_NOISE.search(line):
+            continue
+        sink.append(line)
+        if on_output:
+            on_output(line)
+
+
+def _kill_job(backend: ClusterBackend, cluster: str, pidfile: str) -> None:
+    """TERM prterun (it tears its daemons and ranks down), then KILL after a grace period."""
+    script = (
+        'p=$(cat "$0" 2>/dev/null) || exit 0; kill -TERM "$p" 2>/dev/null; '
+        'for i in $(seq 1 $1); do kill -0 "$p" 2>/dev/null || exit 0; sleep 1; done; kill -KILL "$p"'
+    )
+    backend.login_exec(cluster, ["sh", "-c", script, pidfile, str(int(KILL_GRACE_S))]).wait()
+
+
+def _diagnose(
+    backend: ClusterBackend, req: JobRequest, nodes: list[str], output: str, exit_status: int, timed_out: bool
+) -> str | None:
+    if exit_status == 0 and not timed_out:
+        return None
+    status = backend.status(req.cluster)
+    running = {p.name for p in status.pods if p.state == "running"}
+    lost = [n for n in nodes if n not in running]
+    if lost:
+        return f"lost node(s) during the job: {', '.join(lost)} (not running any more)"
+    if timed_out:
+        return f"job timed out after {req.timeout_s:.0f} s and was killed"
+    match = FAILED_PROC.search(output)
+    if match:
+        return f"rank {match.group(1)} exited with status {match.group(2)}"
+    lines = [ln for ln in output.splitlines() if ln.strip() and not ENGINE_NOISE.search(ln)]
+    return f"prterun exited with status {exit_status}: {lines[-1].strip() if lines else '(no output)'}"

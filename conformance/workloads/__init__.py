@@ -1,0 +1,1 @@
+"""Workloads: figure extractors and sanity checks over captured job output."""

@@ -1,0 +1,119 @@
+"""`recapp cluster up|status|login|down`: a virtual cluster on a backend (local podman by default)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from recapp.cli.ui import console, print_json, print_table, progress
+from recapp.errors import ClusterError
+from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.spec import load_spec
+
+cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", help="cluster name (DNS label)")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="local (podman on this machine) or kubernetes")]
+
+
+def get_backend(name: str, kubeconfig: str | None = None, context: str | None = None) -> ClusterBackend:
+    if name == "local":
+        from recapp.k8s.local import LocalBackend
+
+        return LocalBackend()
+    if name == "kubernetes":
+        try:
+            from recapp.k8s.kube import KubernetesBackend
+        except ImportError as exc:
+            raise ClusterError(f"kubernetes backend unavailable: {exc}") from exc
+        return KubernetesBackend.from_kubeconfig(kubeconfig, context)  # type: ignore[attr-defined]
+    raise ClusterError(f"unknown backend {name!r}: choose local or kubernetes")
+
+
+@cluster.command("up")
+def up(
+    name: NameOpt,
+    rec: Annotated[str, typer.Option("--rec", help="REC image")] = "localhost/recapp/rec:trixie",
+    nodes: Annotated[int, typer.Option(help="number of node pods")] = 2,
+    slots: Annotated[int, typer.Option(help="slots per node")] = 2,
+    launcher: Annotated[str, typer.Option(help="agent (default) or kubexec")] = "agent",
+    backend: BackendOpt = "local",
+    timeout: Annotated[int, typer.Option(help="seconds to wait for the nodes to be Ready")] = 180,
+    cleanup_on_failure: Annotated[bool, typer.Option("--cleanup-on-failure")] = False,
+    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")] = None,
+    namespace: Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deploy a virtual cluster: node pods running the REC, a login pod, the launch agent's secret."""
+    data = {
+        "name": name,
+        "nodes": nodes,
+        "slots_per_node": slots,
+        "rec_image": rec,
+        "launcher": launcher,
+        "ready_timeout_s": timeout,
+    }
+    if namespace:
+        data["namespace"] = namespace
+    spec = load_spec(data)
+    impl = get_backend(backend, kubeconfig, context)
+    with progress(f"cluster {name} up ({backend})") as prog:
+        status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
+    _show(status, json_out)
+
+
+@cluster.command("status")
+def status(
+    name: NameOpt, backend: BackendOpt = "local", json_out: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Pods, readiness, network and volumes of a cluster."""
+    st = get_backend(backend).status(name)
+    if not st.exists:
+        raise ClusterError(f"no cluster named {name!r} on the {backend} backend")
+    _show(st, json_out)
+
+
+@cluster.command("login")
+def login(name: NameOpt) -> None:
+    """A shell in the login pod as the unprivileged user (local backend)."""
+    from recapp.k8s.local import LocalBackend, login_pod_name
+
+    spec = LocalBackend().spec(name)
+    os.execvp(
+        "podman", ["podman", "exec", "-it", "--user", f"{spec.uid}:{spec.gid}", login_pod_name(name), "bash"]
+    )
+
+
+@cluster.command("down")
+def down(name: NameOpt, backend: BackendOpt = "local") -> None:
+    """Remove everything of the cluster. Idempotent: a missing cluster is not an error."""
+    removed = get_backend(backend).down(name)
+    console.print(
+        f"cluster {name}: removed {len(removed)} object(s)"
+        if removed
+        else f"cluster {name}: nothing to remove",
+        markup=False,
+    )
+
+
+def _show(st, json_out: bool) -> None:
+    if json_out:
+        print_json(
+            {
+                "name": st.name,
+                "backend": st.backend,
+                "ready": st.ready,
+                "network": st.network,
+                "volumes": st.volumes,
+                "pods": [p.__dict__ for p in st.pods],
+            }
+        )
+        return
+    print_table(
+        ["pod", "component", "state", "ready", "ip"],
+        [[p.name, p.component, p.state, "yes" if p.ready else "no", p.ip or ""] for p in st.pods],
+        title=f"cluster {st.name} ({st.backend}): {'ready' if st.ready else 'NOT ready'}",
+    )

@@ -1,0 +1,62 @@
+"""`recapp run`: one MPI job on a virtual cluster, verified and recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recapp.cli.cluster_cmd import get_backend
+from recapp.cli.ui import console, out, print_json, print_table, progress
+from recapp.conformance.jobs import JobRequest, run_job
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(help="the command each rank runs (after --)")],
+    cluster: Annotated[str, typer.Option("--cluster", help="cluster name")],
+    np: Annotated[int, typer.Option("--np", help="number of ranks")],
+    app: Annotated[str | None, typer.Option("--app", help="APP image (nested runs)")] = None,
+    map_by: Annotated[str | None, typer.Option("--map-by", help="PRRTE mapping, e.g. ppr:2:node")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds before the job is killed")] = 300,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="skip rank/size/host verification")] = False,
+    record: Annotated[Path | None, typer.Option("--record", help="write the result record here")] = None,
+    backend: Annotated[str, typer.Option("--backend")] = "local",
+    json_out: Annotated[bool, typer.Option("--json", help="print the result record as JSON")] = False,
+) -> None:
+    """Run COMMAND on NP ranks: prterun in the login pod, each rank nested in the REC via wrap-container."""
+    req = JobRequest(
+        cluster=cluster,
+        np=np,
+        command=command,
+        app=app,
+        map_by=map_by,
+        timeout_s=timeout,
+        verify=not no_verify,
+        record_path=record,
+    )
+    echo = None if json_out else (lambda line: out.print(line, markup=False, highlight=False))
+    with progress(f"job on {cluster}") as prog:
+        result = run_job(get_backend(backend), req, step=prog.step, on_output=echo)
+    if json_out:
+        print_json(result.model_dump(mode="json") | {"passed": result.passed})
+    else:
+        hosts = sorted({r.host for r in result.ranks})
+        print_table(
+            ["ranks", "size", "hosts", "exit", "wall s", "verified"],
+            [
+                [
+                    len(result.ranks),
+                    result.np,
+                    ", ".join(hosts),
+                    result.exit_status,
+                    f"{result.wall_s:.2f}",
+                    "PASS" if result.passed else "FAIL",
+                ]
+            ],
+        )
+        for reason in ([result.error] if result.error else []) + result.verification.reasons:
+            console.print(f"  {reason}", markup=False)
+        console.print(f"record: {result.record_path}  log: {result.log_path}", markup=False)
+    if not result.passed:
+        raise typer.Exit(1)
