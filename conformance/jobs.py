@@ -25,7 +25,8 @@ from recapp.k8s.backend import ClusterBackend
 from recapp.reports import records
 from recapp.reports.records import ImageRef, JobRecord, Verification
 
-Mode = Literal["nested", "native", "dvm"]
+Mode = Literal["nested", "native"]
+DVM_URI = "/tmp/recapp-dvm.uri"
 Sink = Callable[[str], None]
 
 # Warnings the nested podman prints on cgroup v1 hosts; kept in the log, not shown.
@@ -45,20 +46,54 @@ class JobRequest:
     mode: Mode = "nested"
     timeout_s: float = 300.0
     verify: bool = True
+    dvm: bool = False  # run through a persistent PRRTE DVM (`prte` once, `prun` per job)
     record_path: Path | None = None
     extra_prterun_args: list[str] = field(default_factory=list)
 
 
-def prterun_argv(req: JobRequest, app_ref: str | None) -> list[str]:
-    argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
+def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
+    """The launcher command: `prterun --hostfile …` or, with a DVM, `prun --dvm-uri …`."""
+    if req.dvm:
+        argv = ["prun", "--dvm-uri", f"file:{DVM_URI}", "-np", str(req.np)]
+    else:
+        argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
     if req.map_by:
         argv += ["--map-by", req.map_by]
     argv += req.extra_prterun_args
     if req.mode == "nested":
         if not app_ref:
             raise JobError("a nested job needs an APP image (--app)")
-        argv += ["wrap-container", "--image", app_ref, "--"]
-    return argv + req.command
+        return [*argv, "wrap-container", "--image", app_ref, "--", *req.command]
+    program = req.command[0]
+    if native_dir and "/" not in program:
+        program = f"{native_dir}/{program}"
+    return [*argv, program, *req.command[1:]]
+
+
+def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) -> None:
+    """Start the cluster's persistent DVM from the login pod unless it is already up."""
+    alive = backend.login_exec(cluster, ["sh", "-c", f"test -s {DVM_URI} && pgrep -x prte >/dev/null"])
+    if alive.wait() == 0:
+        return
+    start = backend.login_exec(
+        cluster, ["prte", "--hostfile", c.HOSTFILE_PATH, "--report-uri", DVM_URI, "--daemonize"]
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if backend.login_exec(cluster, ["test", "-s", DVM_URI]).wait() == 0:
+            start.wait(timeout=timeout_s)
+            return
+        if start.poll() not in (None, 0):
+            err = start.stderr.read() if start.stderr else ""
+            raise JobError(f"cluster {cluster}: the PRRTE DVM did not start: {err.strip()[-200:]}")
+        time.sleep(0.3)
+    raise JobError(f"cluster {cluster}: the PRRTE DVM did not report its URI within {timeout_s:.0f} s")
+
+
+def stop_dvm(backend: ClusterBackend, cluster: str) -> None:
+    backend.login_exec(
+        cluster, ["sh", "-c", f"test -s {DVM_URI} && pterm --dvm-uri file:{DVM_URI}; rm -f {DVM_URI}"]
+    ).wait()
 
 
 def image_ref(ref: str | None) -> ImageRef | None:
@@ -84,12 +119,17 @@ def run_job(
         raise JobError(f"cluster {req.cluster}: node pod(s) not Ready: {', '.join(not_ready)}")
     job_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{req.cluster}-{secrets.token_hex(3)}"
     log_path = sub("jobs") / f"{job_id}.log"
-    app_ref = None
+    app_ref = native_dir = None
     if req.mode == "nested":
         if not req.app:
             raise JobError("a nested job needs an APP image (--app)")
         app_ref = backend.deliver_image(req.cluster, req.app, step=say)
-    argv = prterun_argv(req, app_ref)
+    elif req.app:
+        native_dir = backend.deliver_binaries(req.cluster, req.app, step=say)
+    if req.dvm:
+        say("starting the persistent PRRTE DVM")
+        ensure_dvm(backend, req.cluster)
+    argv = prterun_argv(req, app_ref, native_dir)
     pidfile = f"/tmp/recapp-job-{job_id}.pid"
     wrapped = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile, *argv]
     say(f"running {' '.join(argv[:6])} … on {len(nodes)} node(s)")

@@ -71,3 +71,7 @@ class ClusterBackend(ABC):
     @abstractmethod
     def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
         """Make `image` runnable by every node's inner engine; return the reference to use there."""
+
+    @abstractmethod
+    def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
+        """Copy the APP's /usr/local/bin into every node (for native runs); return the directory there."""

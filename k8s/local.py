@@ -367,6 +367,36 @@ class LocalBackend(ClusterBackend):
                 raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
         return image
 
+    def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
+        """The APP's programs, run natively in the REC for comparison; they use the REC's own libraries."""
+        say = step or (lambda _t: None)
+        spec = self.spec(name)
+        host_id = images.image_id(image)
+        if host_id is None:
+            raise ClusterError(f"APP image {image!r} not found in the local image store")
+        rel = f"native/{host_id[:12]}/bin"
+        staging = cluster_dir(name) / "native" / host_id[:12]
+        if not (staging / "bin").is_dir():
+            say(f"extracting /usr/local/bin from {image}")
+            staging.mkdir(parents=True, exist_ok=True)
+            ctr = _podman("create", "--pull=never", image, "true").strip()
+            try:
+                _podman("cp", f"{ctr}:/usr/local/bin", str(staging))
+            finally:
+                _podman("rm", "-f", ctr, check=False)
+        for pod in o.node_pod_names(spec):
+            mount = Path(
+                _podman(
+                    "volume", "inspect", "--format", "{{.Mountpoint}}", f"recapp-{pod}-{c.IMAGES_VOLUME}"
+                ).strip()
+            )
+            target = mount / rel
+            if not target.is_dir():
+                shutil.copytree(staging / "bin", target)
+                for path in [target, *target.parents][: len(Path(rel).parts)]:
+                    os.chown(path, spec.uid, spec.gid)
+        return f"{c.IMAGES_MOUNT}/{rel}"
+
 
 def _exists(kind: str, name: str) -> bool:
     return run(["podman", kind, "exists", name], check=False, env=engine.settings().env).returncode == 0

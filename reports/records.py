@@ -49,7 +49,8 @@ class JobRecord(BaseModel):
     cluster: str
     backend: str
     nodes: list[str]
-    mode: Literal["nested", "native", "dvm"]
+    mode: Literal["nested", "native"]
+    dvm: bool = False
     rec: ImageRef
     app: ImageRef | None = None
     np: int

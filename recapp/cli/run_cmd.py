@@ -19,6 +19,10 @@ def run(
     app: Annotated[str | None, typer.Option("--app", help="APP image (nested runs)")] = None,
     map_by: Annotated[str | None, typer.Option("--map-by", help="PRRTE mapping, e.g. ppr:2:node")] = None,
     timeout: Annotated[float, typer.Option(help="seconds before the job is killed")] = 300,
+    native: Annotated[
+        bool, typer.Option("--native", help="run the APP's binary natively in the REC")
+    ] = False,
+    dvm: Annotated[bool, typer.Option("--dvm", help="use the cluster's persistent PRRTE DVM (prun)")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="skip rank/size/host verification")] = False,
     record: Annotated[Path | None, typer.Option("--record", help="write the result record here")] = None,
     backend: Annotated[str, typer.Option("--backend")] = "local",
