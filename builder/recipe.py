@@ -33,9 +33,18 @@ class SubIds(Strict):
     count: int = Field(ge=65536)
 
 
+def _package_names(value: list[str]) -> list[str]:
+    for pkg in value:
+        if not PACKAGE_RE.match(pkg):
+            raise ValueError(f"bad package name {pkg!r}")
+    return value
+
+
 class SuiteEntry(Strict):
     packages: list[str] = []
     build_packages: list[str] = []
+
+    _packages = field_validator("packages", "build_packages")(_package_names)
 
 
 class VersionProbe(Strict):
@@ -80,6 +89,28 @@ class Recipe(Strict):
     versions: dict[str, VersionProbe] = {}
     expect: Expectations = Expectations()
 
+    _packages = field_validator("packages", "build_packages")(_package_names)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: list[str]) -> list[str]:
+        for rel in value:
+            _inside(RECIPES_DIR / "files", rel)
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        for rel in value:
+            _inside(RECIPES_DIR / "src", rel)
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        _inside(RECIPES_DIR / "templates", value, file=True)
+        return value
+
     @field_validator("suites", "unsupported")
     @classmethod
     def _known_suites(cls, value: dict[str, object]) -> dict[str, object]:
@@ -90,22 +121,10 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Recipe:
-        every = [*self.packages, *self.build_packages]
-        for entry in self.suites.values():
-            every += [*entry.packages, *entry.build_packages]
-        for pkg in every:
-            if not PACKAGE_RE.match(pkg):
-                raise ValueError(f"bad package name {pkg!r}")
         if self.kind == "rec" and self.subids is None:
             raise ValueError("a REC recipe needs 'subids' for the nested rootless podman")
         if self.kind == "app" and not self.workload:
             raise ValueError("an APP recipe needs a 'workload'")
-        for rel in self.files:
-            _inside(RECIPES_DIR / "files", rel, "files")
-        for rel in self.sources:
-            _inside(RECIPES_DIR / "src", rel, "sources")
-        if not (RECIPES_DIR / "templates" / self.template).is_file():
-            raise ValueError(f"template {self.template!r} not found in recipes/templates")
         return self
 
     def packages_for(self, suite: str) -> list[str]:
@@ -126,12 +145,12 @@ class Recipe(Strict):
         return self.suites[suite]
 
 
-def _inside(root: Path, rel: str, field: str) -> None:
+def _inside(root: Path, rel: str, *, file: bool = False) -> None:
     path = (root / rel).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise ValueError(f"{field}: {rel!r} points outside recipes/{root.name}")
-    if not path.exists():
-        raise ValueError(f"{field}: {rel!r} not found in recipes/{root.name}")
+        raise ValueError(f"{rel!r} points outside recipes/{root.name}")
+    if not (path.is_file() if file else path.exists()):
+        raise ValueError(f"{rel!r} not found in recipes/{root.name}")
 
 
 def recipe_name(kind: str, workload: str | None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from recapp.builder.labels import versions_from_labels
-from recapp.conformance.ranks import rank_reports, verify
+from recapp.conformance.ranks import rank_reports, short_host, verify
 from recapp.conformance.workloads import mpi_output
 from recapp.errors import JobError
 from recapp.host import images
@@ -33,6 +33,10 @@ Sink = Callable[[str], None]
 ENGINE_NOISE = re.compile(r'level=warning msg="(cannot toggle freezer|lstat |Using cgroups-v1)')
 # PRRTE's report of the first failed process: "Process name: [prterun-…@1,3]" … "Exit code: 7".
 FAILED_PROC = re.compile(r"Process name:\s*\[[^,\]]+,(\d+)\].*?Exit code:\s*(-?\d+)", re.DOTALL)
+# PRRTE's "PRTE has lost communication with a remote daemon" block names the node.
+LOST_DAEMON = re.compile(
+    r"lost communication with a remote daemon.*?Remote daemon:.*?on node (\S+)", re.DOTALL
+)
 KILL_GRACE_S = 5.0
 
 
@@ -224,13 +228,17 @@ def _kill_job(backend: ClusterBackend, cluster: str, pidfile: str) -> None:
 def _diagnose(
     backend: ClusterBackend, req: JobRequest, nodes: list[str], output: str, exit_status: int, timed_out: bool
 ) -> str | None:
-    if exit_status == 0 and not timed_out:
+    # PRRTE 3 tears a job down when it loses a daemon but may still exit 0: never trust the status alone.
+    lost_daemon = LOST_DAEMON.search(output)
+    if exit_status == 0 and not timed_out and not lost_daemon:
         return None
     status = backend.status(req.cluster)
     running = {p.name for p in status.pods if p.state == "running"}
     lost = [n for n in nodes if n not in running]
     if lost:
         return f"lost node(s) during the job: {', '.join(lost)} (not running any more)"
+    if lost_daemon:
+        return f"lost node {short_host(lost_daemon.group(1))} during the job (PRRTE lost its daemon there)"
     if timed_out:
         return f"job timed out after {req.timeout_s:.0f} s and was killed"
     match = FAILED_PROC.search(output)

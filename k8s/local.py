@@ -30,6 +30,7 @@ from recapp.k8s.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import ClusterSpec
 
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
+PROBE_TIMEOUT_S = 5.0  # the node template's readinessProbe.timeoutSeconds
 
 
 def _podman(*args: str, check: bool = True, timeout: float = 300, what: str | None = None) -> str:
@@ -210,8 +211,18 @@ class LocalBackend(ClusterBackend):
                 )
             time.sleep(0.5)
 
-    def _probe(self, pod: str, probe: list[str]) -> bool:
-        proc = run(["podman", "exec", pod, *probe], check=False, env=engine.settings().env, timeout=30)
+    def _probe(self, pod: str, probe: list[str], timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+        """One readiness probe: exit 0 within the probe's timeout means Ready, as the kubelet counts it."""
+        try:
+            proc = run(
+                ["podman", "exec", pod, *probe],
+                check=False,
+                env=engine.settings().env,
+                timeout=timeout_s,
+                error=ClusterError,
+            )
+        except ClusterError:
+            return False  # a probe that hangs is a failed probe
         return proc.returncode == 0
 
     def _write_hostfiles(self, spec: ClusterSpec) -> None:
@@ -275,7 +286,7 @@ class LocalBackend(ClusterBackend):
         selector = f"label={c.LABEL_CLUSTER}={name}"
         pods = _podman("ps", "-aq", "--filter", selector).split()
         if pods:
-            _podman("rm", "-f", "-t", "0", *pods, timeout=120)
+            _podman("rm", "-f", "-v", "-t", "0", *pods, timeout=120)  # -v: the REC's anonymous VOLUMEs too
             removed += [f"container {p[:12]}" for p in pods]
         for vol in _podman("volume", "ls", "-q", "--filter", selector).split():
             _podman("volume", "rm", "-f", vol)
@@ -383,7 +394,7 @@ class LocalBackend(ClusterBackend):
             try:
                 _podman("cp", f"{ctr}:/usr/local/bin", str(staging))
             finally:
-                _podman("rm", "-f", ctr, check=False)
+                _podman("rm", "-f", "-v", ctr, check=False)
         for pod in o.node_pod_names(spec):
             mount = Path(
                 _podman(

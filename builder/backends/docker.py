@@ -108,7 +108,8 @@ class DockerBackend(BuildBackend):
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
             return int(result.get("StatusCode", 1)), output
         finally:
-            container.remove(force=True)
+            # v=True: an image VOLUME (the REC's inner storage) would otherwise leave an anonymous volume.
+            container.remove(v=True, force=True)
 
     def remove(self, ref: str) -> None:
         # In use or already gone: leaving it is the safe choice.

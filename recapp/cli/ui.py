@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recapp.errors import RecappError
@@ -28,7 +29,8 @@ def plain_mode() -> bool:
 
 
 def fail(exc: RecappError) -> None:
-    console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    # One line, whatever the terminal width; user-supplied text is never read as markup.
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     if exc.hint:
         console.print(exc.hint, markup=False)
     if exc.log_path:

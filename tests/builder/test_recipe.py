@@ -1,0 +1,245 @@
+"""Recipes are data validated on load: the shipped ones load; a bad one fails in one line naming the field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from recapp.builder.recipe import Recipe, available, load, load_file, recipe_name
+from recapp.builder.suites import SUITES, check_suite
+from recapp.errors import RecipeError
+from recapp.recipes import RECIPES_DIR
+
+
+@pytest.fixture
+def app_data() -> dict[str, Any]:
+    """The shipped app-mpi recipe as plain data, to be spoilt one field at a time."""
+    return yaml.safe_load((RECIPES_DIR / "app-mpi.yaml").read_text())
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "bad.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def load_error(tmp_path: Path, data: dict[str, Any]) -> str:
+    with pytest.raises(RecipeError) as info:
+        load_file(write(tmp_path, data))
+    message = str(info.value)
+    assert "\n" not in message, f"recipe errors are one line: {message!r}"
+    return message
+
+
+def test_the_default_recipes_ship() -> None:
+    names = available()
+    assert {"app-mpi", "rec"} <= set(names)
+    assert names == sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_shipped_recipe_loads(name: str) -> None:
+    recipe = load(name)
+    assert isinstance(recipe, Recipe)
+    assert recipe.name == name, "a recipe's name is its file name"
+    assert set(recipe.suites) | set(recipe.unsupported) <= set(SUITES)
+    if recipe.kind == "app":
+        assert recipe.name == f"app-{recipe.workload}", "`recapp build app --workload W` finds app-W"
+        assert "openmpi-bin" not in recipe.packages, "an APP's runtime stage carries no launcher"
+
+
+def test_rec_recipe_contents() -> None:
+    rec = load("rec")
+    assert rec.kind == "rec"
+    assert (rec.user.uid, rec.user.gid) == (998, 995)
+    assert rec.subids is not None and rec.subids.count >= 65536
+    assert sorted(rec.suites) == ["sid", "trixie"]
+    assert "bookworm" in rec.unsupported
+    assert rec.packages_for("trixie")[-2:] == ["openmpi-bin", "libpmix-bin"]
+    assert "libprrte-bin" in rec.packages_for("sid")
+    assert "sshd" in rec.expect.absent
+
+
+def test_app_recipe_contents() -> None:
+    app = load("app-mpi")
+    assert (app.kind, app.workload) == ("app", "mpi")
+    assert sorted(app.suites) == ["bookworm", "sid", "trixie"]
+    assert app.packages_for("bookworm") == ["ca-certificates", "libopenmpi3", "libpmix2"]
+    assert "openmpi-bin" in app.build_packages_for("trixie")
+    assert "openmpi-bin" not in app.packages_for("trixie"), "the APP runtime stage must carry no launcher"
+    assert {"mpirun", "prterun", "sshd"} <= set(app.expect.absent)
+
+
+def test_valid_copy_loads(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    """The spoilt variants below differ from a recipe that loads by exactly one field."""
+    assert load_file(write(tmp_path, app_data)).name == "app-mpi"
+
+
+def test_unknown_field(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["pakages"] = ["gcc"]
+    assert load_error(tmp_path, app_data) == "recipe bad.yaml: field 'pakages': unknown field"
+
+
+def test_unknown_nested_field(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["suites"]["trixie"]["pacakges"] = ["gcc"]
+    assert load_error(tmp_path, app_data) == "recipe bad.yaml: field 'suites.trixie.pacakges': unknown field"
+
+
+def test_unknown_suite(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["suites"]["buster"] = {"packages": ["libopenmpi3"]}
+    message = load_error(tmp_path, app_data)
+    assert message.startswith("recipe bad.yaml: field 'suites': unknown suite 'buster'")
+    assert "bookworm, trixie, sid" in message
+
+
+def test_unknown_suite_in_unsupported(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["unsupported"] = {"jessie": "too old"}
+    assert "field 'unsupported': unknown suite 'jessie'" in load_error(tmp_path, app_data)
+
+
+@pytest.mark.parametrize(
+    ("where", "bad", "field"),
+    [
+        (("packages",), "Bad_Name", "packages"),
+        (("build_packages",), "-leading-dash", "build_packages"),
+        (("packages",), "gcc; rm -rf /", "packages"),
+        (("suites", "trixie", "packages"), "libopenmpi40 openmpi-bin", "suites.trixie.packages"),
+        (("suites", "sid", "build_packages"), "x", "suites.sid.build_packages"),
+    ],
+)
+def test_bad_package_name(
+    tmp_path: Path, app_data: dict[str, Any], where: tuple[str, ...], bad: str, field: str
+) -> None:
+    node: Any = app_data
+    for key in where[:-1]:
+        node = node[key]
+    node.setdefault(where[-1], []).append(bad)
+    assert load_error(tmp_path, app_data) == f"recipe bad.yaml: field '{field}': bad package name {bad!r}"
+
+
+def test_pinned_package_version_is_a_good_name(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["packages"] = ["ca-certificates=20250419", "libpmix2t64=5.0.7-1"]
+    assert load_file(write(tmp_path, app_data)).packages[1] == "libpmix2t64=5.0.7-1"
+
+
+@pytest.mark.parametrize("rel", ["../../etc/passwd", "/etc/passwd", "rec/../../rec.yaml"])
+def test_files_entry_outside_recipes_files(tmp_path: Path, rel: str) -> None:
+    data = yaml.safe_load((RECIPES_DIR / "rec.yaml").read_text())
+    data["files"] = [*data["files"], rel]
+    assert (
+        load_error(tmp_path, data) == f"recipe bad.yaml: field 'files': {rel!r} points outside recipes/files"
+    )
+
+
+def test_files_entry_missing(tmp_path: Path) -> None:
+    data = yaml.safe_load((RECIPES_DIR / "rec.yaml").read_text())
+    data["files"] = ["rec/no-such-file"]
+    assert load_error(tmp_path, data) == (
+        "recipe bad.yaml: field 'files': 'rec/no-such-file' not found in recipes/files"
+    )
+
+
+def test_sources_entry_outside_recipes_src(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["sources"] = ["../files/rec"]
+    assert load_error(tmp_path, app_data) == (
+        "recipe bad.yaml: field 'sources': '../files/rec' points outside recipes/src"
+    )
+
+
+def test_missing_template(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["template"] = "nope.Containerfile.j2"
+    assert load_error(tmp_path, app_data) == (
+        "recipe bad.yaml: field 'template': 'nope.Containerfile.j2' not found in recipes/templates"
+    )
+
+
+def test_template_outside_templates(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    # recipes/templates/../rec.yaml is a file: the check must be containment, not existence.
+    app_data["template"] = "../rec.yaml"
+    assert load_error(tmp_path, app_data) == (
+        "recipe bad.yaml: field 'template': '../rec.yaml' points outside recipes/templates"
+    )
+
+
+def test_wrong_kind(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["kind"] = "service"
+    message = load_error(tmp_path, app_data)
+    assert message.startswith("recipe bad.yaml: field 'kind': ")
+    assert "'rec'" in message and "'app'" in message
+
+
+def test_rec_needs_subids(tmp_path: Path) -> None:
+    data = yaml.safe_load((RECIPES_DIR / "rec.yaml").read_text())
+    del data["subids"]
+    assert "a REC recipe needs 'subids'" in load_error(tmp_path, data)
+
+
+def test_app_needs_workload(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    del app_data["workload"]
+    assert "an APP recipe needs a 'workload'" in load_error(tmp_path, app_data)
+
+
+def test_version_probe_needs_one_way(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["versions"]["ompi"] = {"command": ["ompi_info"]}
+    message = load_error(tmp_path, app_data)
+    assert message == "recipe bad.yaml: field 'versions.ompi': 'command' needs a 'pattern' with one group"
+
+
+def test_user_uid_zero_is_refused(tmp_path: Path, app_data: dict[str, Any]) -> None:
+    app_data["user"]["uid"] = 0
+    assert load_error(tmp_path, app_data).startswith("recipe bad.yaml: field 'user.uid': ")
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(RecipeError, match=r"^recipe broken\.yaml: not valid YAML: "):
+        load_file(path)
+
+
+def test_unknown_recipe_names_the_available_ones() -> None:
+    with pytest.raises(RecipeError) as info:
+        load("app-nope")
+    assert str(info.value) == f"unknown recipe 'app-nope': available recipes are {', '.join(available())}"
+
+
+def test_unsupported_suite_says_why() -> None:
+    with pytest.raises(RecipeError) as info:
+        load("rec").suite_entry("bookworm")
+    message = str(info.value)
+    assert message.startswith("recipe rec: suite bookworm is not supported: Debian bookworm ships no PRRTE")
+    assert "\n" not in message
+
+
+def test_suite_not_in_recipe() -> None:
+    recipe = load("rec").model_copy(update={"unsupported": {}})
+    with pytest.raises(RecipeError, match=r"suite 'bookworm' is not one of its suites \(trixie, sid\)"):
+        recipe.suite_entry("bookworm")
+
+
+def test_recipe_is_frozen() -> None:
+    rec = copy.copy(load("rec"))
+    with pytest.raises(ValueError, match="frozen"):
+        rec.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kind", "workload", "name"), [("rec", None, "rec"), ("app", None, "app-mpi"), ("app", "nas", "app-nas")]
+)
+def test_recipe_name(kind: str, workload: str | None, name: str) -> None:
+    assert recipe_name(kind, workload) == name
+
+
+def test_recipe_name_unknown_kind() -> None:
+    with pytest.raises(RecipeError, match=r"^unknown image kind 'svc': choose rec or app$"):
+        recipe_name("svc", None)
+
+
+def test_check_suite() -> None:
+    assert check_suite("sid") == "sid"
+    with pytest.raises(RecipeError, match=r"^unknown suite 'buster': choose one of bookworm, trixie, sid$"):
+        check_suite("buster")

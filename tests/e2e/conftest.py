@@ -1,0 +1,89 @@
+"""e2e fixtures: the default images (built once, cached by recipe hash) and throwaway clusters."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from recapp.builder.build import build_image
+from recapp.builder.records import BuildRecord
+from recapp.k8s.local import LocalBackend
+from recapp.k8s.spec import ClusterSpec, load_spec
+
+REC_SUITES = ("trixie", "sid")
+APP_SUITES = ("bookworm", "trixie", "sid")
+
+
+@pytest.fixture(scope="session")
+def default_images(engine) -> dict[str, BuildRecord]:
+    """Every default image, keyed `rec:SUITE` / `app:SUITE`. A cold machine builds them here."""
+    built: dict[str, BuildRecord] = {}
+    for suite in REC_SUITES:
+        built[f"rec:{suite}"] = build_image("rec", suite)
+    for suite in APP_SUITES:
+        built[f"app:{suite}"] = build_image("app", suite, workload="mpi")
+    return built
+
+
+@pytest.fixture(scope="session")
+def local_backend() -> LocalBackend:
+    return LocalBackend()
+
+
+ClusterFactory = Callable[..., ClusterSpec]
+
+
+@pytest.fixture
+def make_cluster(local_backend: LocalBackend, default_images) -> Iterator[ClusterFactory]:
+    """Bring clusters up with unique names; every one is brought down, and checked gone, afterwards."""
+    made: list[str] = []
+
+    def make(
+        nodes: int = 2,
+        slots: int = 2,
+        rec: str = "localhost/recapp/rec:trixie",
+        up: bool = True,
+        **extra: object,
+    ) -> ClusterSpec:
+        name = f"rt{secrets.token_hex(3)}"
+        spec = load_spec(
+            {
+                "name": name,
+                "nodes": nodes,
+                "slots_per_node": slots,
+                "rec_image": rec,
+                "ready_timeout_s": 120,
+                **extra,
+            }
+        )
+        made.append(name)
+        if up:
+            local_backend.up(spec)
+        return spec
+
+    yield make
+    for name in made:
+        local_backend.down(name)
+        assert not local_backend.status(name).exists, f"cluster {name} left objects behind after down"
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(engine, default_images) -> Iterator[ClusterSpec]:
+    """One 2-node trixie cluster for the read-only job tests of a module."""
+    backend = LocalBackend()
+    spec = load_spec(
+        {
+            "name": f"rs{secrets.token_hex(3)}",
+            "nodes": 2,
+            "slots_per_node": 2,
+            "rec_image": "localhost/recapp/rec:trixie",
+            "ready_timeout_s": 120,
+        }
+    )
+    backend.up(spec)
+    try:
+        yield spec
+    finally:
+        backend.down(spec.name)
