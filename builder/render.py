@@ -73,7 +73,7 @@ def _tree(root: Path, rel: str, prefix: str) -> dict[str, tuple[bytes, int]]:
     paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
     out: dict[str, tuple[bytes, int]] = {}
     for path in paths:
-        if path.suffix in {".o", ".pyc"} or "__pycache__" in path.parts:
+        if path.suffix in {".o", ".pyc", ".x"} or "__pycache__" in path.parts:  # build outputs
             continue
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
         out[f"{prefix}/{path.relative_to(root).as_posix()}"] = (path.read_bytes(), mode)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from recapp.builder.labels import versions_from_labels
 from recapp.conformance.ranks import rank_reports, short_host, verify
-from recapp.conformance.workloads import mpi_output
+from recapp.conformance.workloads import mpi_output, nas_output
 from recapp.errors import JobError
 from recapp.host import images
 from recapp.host.paths import sub
@@ -23,7 +23,7 @@ from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend
 from recapp.reports import records
-from recapp.reports.records import ImageRef, JobRecord, Verification
+from recapp.reports.records import Figure, ImageRef, JobRecord, Verification
 
 Mode = Literal["nested", "native"]
 DVM_URI = "/tmp/recapp-dvm.uri"
@@ -171,7 +171,7 @@ def run_job(
     reports = rank_reports(stdout)
     if req.verify:
         verification = verify(reports, req.np, nodes, spec.slots_per_node, req.map_by)
-        for problem in mpi_output.sanity_errors(stdout):
+        for problem in workload_sanity_errors(stdout):
             verification.reasons.append(problem)
             verification.passed = False
     else:
@@ -193,7 +193,7 @@ def run_job(
         error=error,
         wall_s=round(wall, 4),
         ranks=sorted(reports, key=lambda r: r.rank),
-        figures=mpi_output.figures(stdout),
+        figures=workload_figures(stdout),
         verification=verification,
         log_path=str(log_path),
     )
@@ -201,6 +201,21 @@ def run_job(
     record.record_path = str(path)
     records.write(record, path)
     return record
+
+
+# Each workload's parser reads only its own lines, so every one of them looks at every job's output.
+WORKLOAD_PARSERS = (mpi_output, nas_output)
+
+
+def workload_figures(output: str) -> dict[str, Figure]:
+    found: dict[str, Figure] = {}
+    for parser in WORKLOAD_PARSERS:
+        found.update(parser.figures(output))
+    return found
+
+
+def workload_sanity_errors(output: str) -> list[str]:
+    return [problem for parser in WORKLOAD_PARSERS for problem in parser.sanity_errors(output)]
 
 
 def _pump(stream, sink: list[str], log, lock: threading.Lock, on_output: Sink | None) -> None:
