@@ -4,13 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 RECAPP := $(VENV)/bin/recapp
 PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
-APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 containernetworking-plugins
+APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns
 SUITE ?= trixie
 
 .PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help
 
 help:
-	@echo "make demo   - the main job on the local backend (setup, doctor, build, static conformance)"
+	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
 	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
@@ -48,8 +48,7 @@ images-all: setup
 
 demo: setup
 	$(RECAPP) doctor
-	$(RECAPP) build rec --suite $(SUITE)
-	$(RECAPP) build app --suite $(SUITE)
+	$(RECAPP) demo --suite $(SUITE)
 	$(RECAPP) conformance images --rec-image localhost/recapp/rec:$(SUITE) --app-image localhost/recapp/app-mpi:$(SUITE)
 	$(RECAPP) images
 

@@ -124,9 +124,13 @@ def state_files(state: Path) -> list[str]:
     return sorted(p.relative_to(state).as_posix() for p in state.rglob("*") if p.is_file())
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _default_images_built(default_images: dict[str, Any]) -> None:
+    """A cold machine builds every default image first (tests/e2e/conftest.py); later runs hit the cache."""
+
+
 def require_image(engine: Engine, ref: str) -> None:
-    if not engine.image_exists(ref):
-        pytest.skip(f"{ref} is not built on this machine (`make images-all` builds every default image)")
+    assert engine.image_exists(ref), f"{ref} should have been built by the default_images fixture"
 
 
 # --- cached build, `recapp images` ------------------------------------------------------------
