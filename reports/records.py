@@ -71,6 +71,28 @@ class JobRecord(BaseModel):
         return self.exit_status == 0 and self.error is None and self.verification.passed
 
 
+class BenchSeries(BaseModel):
+    """Samples of one benchmark variant, with the median and spread (max - min)."""
+
+    name: str
+    unit: str
+    samples: list[float]
+    median: float
+    spread: float
+
+
+class BenchRecord(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["bench"] = "bench"
+    started_at: datetime
+    suite: str
+    host: dict[str, str]
+    images: dict[str, ImageRef]
+    parameters: dict[str, object]
+    series: list[BenchSeries]
+    ratios: dict[str, float]
+
+
 def write(record: BaseModel, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = record.model_dump(mode="json")
@@ -78,6 +100,13 @@ def write(record: BaseModel, path: Path) -> Path:
         data["passed"] = record.passed
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def read_bench(path: Path) -> BenchRecord:
+    try:
+        return BenchRecord.model_validate_json(path.read_text())
+    except (OSError, ValueError, ValidationError) as exc:
+        raise ReportError(f"{path}: not a bench record: {str(exc).splitlines()[0]}") from exc
 
 
 def read_job(path: Path) -> JobRecord:

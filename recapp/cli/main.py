@@ -8,6 +8,7 @@ import typer
 
 from recapp.cli import (
     base_cmd,
+    bench_cmd,
     build_cmd,
     cluster_cmd,
     conformance_cmd,
@@ -34,6 +35,7 @@ app.add_typer(conformance_cmd.conformance, name="conformance")
 app.add_typer(cluster_cmd.cluster, name="cluster")
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
+app.command("bench")(bench_cmd.bench)
 
 
 def main() -> None:

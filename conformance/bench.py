@@ -1,0 +1,170 @@
+"""Benchmarks of the local virtual cluster, measured side by side in one session.
+
+Samples alternate between the variants (never all of one, then all of the other), so a noisy
+machine hurts every variant alike, and the report compares medians as ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recapp.conformance.jobs import JobRequest, image_ref, run_job, stop_dvm
+from recapp.errors import JobError
+from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.spec import load_spec
+from recapp.reports.records import BenchRecord, BenchSeries, ImageRef
+
+Sink = Callable[[str], None]
+
+# The variants of the launch benchmark: name → (mode, dvm)
+LAUNCH_VARIANTS: dict[str, tuple[str, bool]] = {
+    "nested": ("nested", False),
+    "native": ("native", False),
+    "dvm-nested": ("nested", True),
+}
+
+
+def series(name: str, unit: str, samples: list[float]) -> BenchSeries:
+    return BenchSeries(
+        name=name,
+        unit=unit,
+        samples=[round(s, 6) for s in samples],
+        median=round(statistics.median(samples), 6),
+        spread=round(max(samples) - min(samples), 6),
+    )
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def bench_cluster_up(
+    backend: ClusterBackend, rec: str, sizes: list[int], repeats: int, say: Sink
+) -> list[BenchSeries]:
+    samples: dict[int, list[float]] = {n: [] for n in sizes}
+    for rep in range(repeats):
+        order = sizes if rep % 2 == 0 else list(reversed(sizes))
+        for nodes in order:
+            spec = load_spec(
+                {
+                    "name": f"bench{secrets.token_hex(3)}",
+                    "nodes": nodes,
+                    "slots_per_node": 2,
+                    "rec_image": rec,
+                    "ready_timeout_s": 300,
+                }
+            )
+            say(f"cluster up {nodes} node(s), repeat {rep + 1}/{repeats}")
+            t0 = time.monotonic()
+            try:
+                backend.up(spec)
+                samples[nodes].append(time.monotonic() - t0)
+            finally:
+                backend.down(spec.name)
+    return [series(f"cluster_up_ready_{n}_nodes", "s", samples[n]) for n in sizes]
+
+
+def bench_launch(
+    backend: ClusterBackend, rec: str, app: str, nodes: int, np: int, repeats: int, say: Sink
+) -> tuple[list[BenchSeries], dict[str, float]]:
+    name = f"bench{secrets.token_hex(3)}"
+    per_node = max(1, np // nodes)
+    spec = load_spec(
+        {"name": name, "nodes": nodes, "slots_per_node": per_node, "rec_image": rec, "ready_timeout_s": 300}
+    )
+    wall: dict[str, list[float]] = {v: [] for v in LAUNCH_VARIANTS}
+    in_proc: dict[str, list[float]] = {v: [] for v in LAUNCH_VARIANTS}
+    variants = list(LAUNCH_VARIANTS)
+    backend.up(spec)
+    try:
+        # Warm-up: image delivery, native binaries, the DVM; not measured.
+        for variant, (mode, dvm) in LAUNCH_VARIANTS.items():
+            say(f"warm-up {variant}")
+            _launch(backend, name, app, np, per_node, mode, dvm)
+        for rep in range(repeats):
+            order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
+            for variant in order:
+                mode, dvm = LAUNCH_VARIANTS[variant]
+                say(f"init_finalize {variant}, repeat {rep + 1}/{repeats}")
+                record = _launch(backend, name, app, np, per_node, mode, dvm)
+                wall[variant].append(record.wall_s)
+                in_proc[variant].append(record.figures["init_finalize_s"].value)
+    finally:
+        stop_dvm(backend, name)
+        backend.down(name)
+    out = [series(f"init_finalize_{v}_wall", "s", wall[v]) for v in variants]
+    out += [series(f"init_finalize_{v}_in_process", "s", in_proc[v]) for v in variants]
+    ratios = {
+        "nested/native wall": statistics.median(wall["nested"]) / statistics.median(wall["native"]),
+        "nested/native in-process": statistics.median(in_proc["nested"])
+        / statistics.median(in_proc["native"]),
+        "dvm-nested/native wall": statistics.median(wall["dvm-nested"]) / statistics.median(wall["native"]),
+        "dvm-nested/nested wall": statistics.median(wall["dvm-nested"]) / statistics.median(wall["nested"]),
+    }
+    return out, {k: round(v, 3) for k, v in ratios.items()}
+
+
+def _launch(backend: ClusterBackend, cluster: str, app: str, np: int, per_node: int, mode: str, dvm: bool):
+    record = run_job(
+        backend,
+        JobRequest(
+            cluster=cluster,
+            np=np,
+            command=["init_finalize"],
+            app=app,
+            map_by=f"ppr:{per_node}:node",
+            mode=mode,
+            dvm=dvm,
+            timeout_s=300,
+        ),
+    )  # type: ignore[arg-type]
+    if not record.passed:
+        raise JobError(
+            f"benchmark job ({mode}{', dvm' if dvm else ''}) failed: "
+            f"{record.error or '; '.join(record.verification.reasons)}"
+        )
+    return record
+
+
+def run_cluster_bench(
+    backend: ClusterBackend,
+    *,
+    rec: str,
+    app: str,
+    sizes: list[int],
+    nodes: int,
+    np: int,
+    repeats: int,
+    step: Sink | None = None,
+) -> BenchRecord:
+    say = step or (lambda _t: None)
+    started = datetime.now(UTC)
+    up_series = bench_cluster_up(backend, rec, sizes, repeats, say)
+    launch_series, ratios = bench_launch(backend, rec, app, nodes, np, repeats, say)
+    return BenchRecord(
+        started_at=started,
+        suite="cluster",
+        host={"cpu": cpu_model(), "cores": str(_cores())},
+        images={"rec": image_ref(rec) or ImageRef(ref=rec), "app": image_ref(app) or ImageRef(ref=app)},
+        parameters={"repeats": repeats, "nodes": nodes, "np": np, "sizes": sizes},
+        series=[*up_series, *launch_series],
+        ratios=ratios,
+    )
+
+
+def _cores() -> int:
+    return os.cpu_count() or 0
