@@ -93,6 +93,57 @@ class BenchRecord(BaseModel):
     ratios: dict[str, float]
 
 
+Status = Literal["PASS", "FAIL", "REFUSED", "HANG", "WRONG", "SKIPPED"]
+Expectation = Literal["compatible", "incompatible", "unknown"]
+
+
+class MatrixCell(BaseModel):
+    """One REC × APP pair at one level (L1 probe on one node, L2 probe across nodes, L3 MPI
+    init_finalize across nodes with placement verified, L4 MPI collectives + ring with checked results)."""
+
+    rec: str
+    app: str
+    level: str
+    status: Status
+    reason: str | None = None  # first meaningful error line, or why WRONG/SKIPPED
+    seconds: float = 0.0
+    observed: dict[str, str] = Field(default_factory=dict)  # e.g. client_version, server_version
+    settings: list[str] = Field(default_factory=list)  # documented settings applied to make the cell work
+    log_path: str | None = None
+
+
+class MatrixPair(BaseModel):
+    """What OpenPMIx documents for a pair, and whether the observation disagrees with it."""
+
+    rec: str
+    app: str
+    expected: Expectation
+    expected_source: str
+    highest_level: str | None = None  # highest level that passed, in order
+    status: Status  # status at the first level that did not pass (PASS when every level passed)
+    reason: str | None = None
+    disagreement: str | None = None
+
+
+class MatrixRecord(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["matrix"] = "matrix"
+    started_at: datetime
+    wall_s: float
+    levels: list[str]
+    recs: list[ImageRef]
+    apps: list[ImageRef]
+    cells: list[MatrixCell]
+    pairs: list[MatrixPair]
+
+
+def read_matrix(path: Path) -> MatrixRecord:
+    try:
+        return MatrixRecord.model_validate_json(path.read_text())
+    except (OSError, ValueError, ValidationError) as exc:
+        raise ReportError(f"{path}: not a matrix record: {str(exc).splitlines()[0]}") from exc
+
+
 def write(record: BaseModel, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = record.model_dump(mode="json")
