@@ -25,7 +25,7 @@ def sanity_errors(output: str) -> list[str]:
     errors: list[str] = []
     for line in output.splitlines():
         line = line.strip()
-        for tag in ("RING", "CONNECTIVITY"):
+        for tag in ("RING", "CONNECTIVITY", "COLLECTIVES"):
             if line.startswith(tag + " "):
                 f = fields(line[len(tag) + 1 :])
                 if f.get("status") != "OK":

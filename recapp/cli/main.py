@@ -15,6 +15,8 @@ from recapp.cli import (
     demo_cmd,
     doctor_cmd,
     images_cmd,
+    matrix_cmd,
+    push_cmd,
     run_cmd,
 )
 from recapp.cli.ui import debug_enabled, fail
@@ -36,6 +38,8 @@ app.add_typer(cluster_cmd.cluster, name="cluster")
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
+app.command("matrix")(matrix_cmd.matrix)
+app.command("push")(push_cmd.push)
 
 
 def main() -> None:

@@ -1,0 +1,47 @@
+"""`recapp matrix`: the REC × APP PMIx cross-version matrix, as data (JSON) plus tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recapp.cli.cluster_cmd import get_backend
+from recapp.cli.ui import console, print_json, print_table, progress
+from recapp.conformance.matrix.levels import parse_levels
+from recapp.conformance.matrix.runner import run_matrix
+from recapp.errors import ConformanceError
+from recapp.reports import records
+
+
+def matrix(
+    rec: Annotated[list[str], typer.Option("--rec", help="REC image (repeat for several)")],
+    app: Annotated[list[str], typer.Option("--app", help="APP image (repeat for several)")],
+    levels: Annotated[str | None, typer.Option(help="comma-separated levels, default L1,L2,L3,L4")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder for matrix.json, job records and logs")] = Path(
+        "matrix-out"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="print the matrix record as JSON")] = False,
+) -> None:
+    """Run every APP against every REC through the levels; one cluster per REC is reused across APPs."""
+    if not rec or not app:
+        raise ConformanceError("give at least one --rec and one --app")
+    chosen = parse_levels(levels)
+    with progress("matrix") as prog:
+        record = run_matrix(get_backend("local"), rec, app, chosen, out, step=prog.step)
+    path = records.write(record, out / "matrix.json")
+    if json_out:
+        print_json(record.model_dump(mode="json"))
+        return
+    rows = []
+    for pair in record.pairs:
+        level = pair.highest_level or "-"
+        cell = f"{level} PASS" if pair.status == "PASS" else f"{level} → {pair.status}"
+        rows.append([pair.rec, pair.app, cell, pair.expected, pair.reason or "", pair.disagreement or ""])
+    print_table(
+        ["REC", "APP", "reached", "documented", "reason", "disagreement"],
+        rows,
+        title=f"PMIx matrix ({', '.join(chosen)}), {record.wall_s:.0f} s",
+    )
+    console.print(f"matrix: {path}", markup=False)
