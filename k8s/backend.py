@@ -3,10 +3,10 @@ same rendered objects."""
 
 from __future__ import annotations
 
-import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import IO, Protocol
 
 from recapp.k8s.spec import ClusterSpec
 
@@ -36,6 +36,20 @@ class ClusterStatus:
         return self.exists and bool(self.pods) and all(p.ready for p in self.pods)
 
 
+class JobProcess(Protocol):
+    """What a started command looks like to the job runner: a Popen, or the Kubernetes exec adapter."""
+
+    stdout: IO[str] | None
+    stderr: IO[str] | None
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+
 class ClusterBackend(ABC):
     name: str
 
@@ -57,9 +71,7 @@ class ClusterBackend(ABC):
         """The spec a running cluster was made from."""
 
     @abstractmethod
-    def login_exec(
-        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[str]:
+    def login_exec(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> JobProcess:
         """Start argv in the login pod as the unprivileged user; stdout and stderr are piped."""
 
     @abstractmethod

@@ -7,18 +7,22 @@ from typing import Annotated
 
 import typer
 
+from recapp.cli import cluster_render_cmd
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import ClusterError
 from recapp.k8s.backend import ClusterBackend
 from recapp.k8s.spec import load_spec
 
 cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_args_is_help=True)
+cluster.command("render")(cluster_render_cmd.render)
 
 NameOpt = Annotated[str, typer.Option("--name", help="cluster name (DNS label)")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="local (podman on this machine) or kubernetes")]
 
 
-def get_backend(name: str, kubeconfig: str | None = None, context: str | None = None) -> ClusterBackend:
+def get_backend(
+    name: str, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None
+) -> ClusterBackend:
     if name == "local":
         from recapp.k8s.local import LocalBackend
 
@@ -28,7 +32,7 @@ def get_backend(name: str, kubeconfig: str | None = None, context: str | None = 
             from recapp.k8s.kube import KubernetesBackend
         except ImportError as exc:
             raise ClusterError(f"kubernetes backend unavailable: {exc}") from exc
-        return KubernetesBackend.from_kubeconfig(kubeconfig, context)  # type: ignore[attr-defined]
+        return KubernetesBackend.from_kubeconfig(kubeconfig, context, namespace=namespace)
     raise ClusterError(f"unknown backend {name!r}: choose local or kubernetes")
 
 
@@ -59,7 +63,7 @@ def up(
     if namespace:
         data["namespace"] = namespace
     spec = load_spec(data)
-    impl = get_backend(backend, kubeconfig, context)
+    impl = get_backend(backend, kubeconfig, context, namespace)
     with progress(f"cluster {name} up ({backend})") as prog:
         status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
     _show(status, json_out)

@@ -91,6 +91,7 @@ def test_context_files_and_modes() -> None:
         CONTAINERFILE,
         "files/rec/containers.conf",
         "files/rec/recapp-agent",
+        "files/rec/recapp-kubexec",
         "files/rec/recapp-launch",
         "files/rec/recapp-wait-nodes",
         "files/rec/storage.conf",
