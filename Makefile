@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns
 SUITE ?= trixie
 
-.PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help
+.PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help matrix bench
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
@@ -62,3 +62,14 @@ quick: venv lint
 clean-test:
 	-podman ps -aq --filter label=io.recapp.owner | xargs -r podman rm -f -t 0
 	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
+
+# The full distro matrix: RECs trixie, sid × APPs bookworm, trixie, sid; JSON + Markdown + HTML + JUnit.
+matrix: images-all
+	$(RECAPP) matrix --rec localhost/recapp/rec:trixie --rec localhost/recapp/rec:sid \
+	  --app localhost/recapp/app-mpi:bookworm --app localhost/recapp/app-mpi:trixie --app localhost/recapp/app-mpi:sid \
+	  --out matrix-out
+	$(RECAPP) report matrix-out --out matrix-report
+
+# Benchmarks on the default images: JSON + a table in a dated folder under bench-results/.
+bench: images
+	$(RECAPP) bench --suite $(SUITE)

@@ -9,12 +9,14 @@ from recapp.reports.records import BenchRecord
 
 def series_table(record: BenchRecord, fmt: str = "github") -> str:
     rows = [[s.name, len(s.samples), f"{s.median:.4f}", f"{s.spread:.4f}", s.unit] for s in record.series]
-    return tabulate(rows, headers=["benchmark", "n", "median", "spread", "unit"], tablefmt=fmt)
+    return tabulate(
+        rows, headers=["benchmark", "n", "median", "spread", "unit"], tablefmt=fmt, disable_numparse=True
+    )
 
 
 def ratio_table(record: BenchRecord, fmt: str = "github") -> str:
     rows = [[name, f"{value:.3f}"] for name, value in record.ratios.items()]
-    return tabulate(rows, headers=["ratio (medians)", "value"], tablefmt=fmt)
+    return tabulate(rows, headers=["ratio (medians)", "value"], tablefmt=fmt, disable_numparse=True)
 
 
 def markdown(record: BenchRecord) -> str:

@@ -22,7 +22,8 @@ from recapp.reports.records import ImageRef, MatrixCell, MatrixPair, MatrixRecor
 Sink = Callable[[str], None]
 
 # What a hung job may leave on a node, and how to find it (as the REC user).
-STRAY_CHECK = "pgrep -x prted; pgrep -f 'podman run' ; true"
+# `[p]odman` so that the pattern does not match the shell running it.
+STRAY_CHECK = "pgrep -x prted; pgrep -f '[p]odman run'; true"
 STRAY_KILL = "pkill -KILL -x prted; podman ps -q | xargs -r podman rm -f -t 0 >/dev/null 2>&1; true"
 
 
@@ -32,8 +33,13 @@ def reap_strays(backend: ClusterBackend, cluster: str) -> list[str]:
     left: list[str] = []
     for node in o.node_pod_names(spec):
         backend.node_exec(cluster, node, ["sh", "-c", STRAY_KILL], timeout=60)
-        _status, out = backend.node_exec(cluster, node, ["sh", "-c", STRAY_CHECK], timeout=60)
-        pids = [p for p in out.split() if p.isdigit()]
+        pids: list[str] = []
+        for _attempt in range(10):  # killed processes take a moment to be reaped
+            _status, out = backend.node_exec(cluster, node, ["sh", "-c", STRAY_CHECK], timeout=60)
+            pids = [p for p in out.split() if p.isdigit()]
+            if not pids:
+                break
+            time.sleep(0.5)
         if pids:
             left.append(f"{node}: pids {', '.join(pids)}")
     return left

@@ -17,6 +17,7 @@ from recapp.cli import (
     images_cmd,
     matrix_cmd,
     push_cmd,
+    report_cmd,
     run_cmd,
 )
 from recapp.cli.ui import debug_enabled, fail
@@ -40,6 +41,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("matrix")(matrix_cmd.matrix)
 app.command("push")(push_cmd.push)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:

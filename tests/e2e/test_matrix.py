@@ -35,7 +35,7 @@ def test_app_without_its_pmix_client_fails_with_the_reason(
     tag = "localhost/recapp-test/app-nopmix:trixie"
     scratch_images.append(tag)
     (tmp_path / "Containerfile").write_text(
-        f"FROM {APP}\nUSER root\nRUN rm -f /usr/lib/x86_64-linux-gnu/libpmix.so.2*\nUSER 1000:1000\n"
+        f"FROM {APP}\nUSER root\nRUN find / -xdev -name 'libpmix.so*' -delete\nUSER 1000:1000\n"
     )
     engine.podman("build", "-q", "-t", tag, str(tmp_path), timeout=300)
     cell = run_level(local_backend, shared_cluster.name, REC, tag, LEVELS["L1"], tmp_path, print)
