@@ -53,6 +53,7 @@ class JobRequest:
     dvm: bool = False  # run through a persistent PRRTE DVM (`prte` once, `prun` per job)
     record_path: Path | None = None
     extra_prterun_args: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)  # SRC:DST read-only binds into the nested APP
 
 
 def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
@@ -67,7 +68,8 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
     if req.mode == "nested":
         if not app_ref:
             raise JobError("a nested job needs an APP image (--app)")
-        return [*argv, "wrap-container", "--image", app_ref, "--", *req.command]
+        binds = [a for m in req.mounts for a in ("--mount", m)]
+        return [*argv, "wrap-container", "--image", app_ref, *binds, "--", *req.command]
     program = req.command[0]
     if native_dir and "/" not in program:
         program = f"{native_dir}/{program}"

@@ -14,6 +14,7 @@ class Level:
     commands: list[list[str]]
     timeout_s: float
     env: dict[str, str] = field(default_factory=dict)
+    mounts: list[str] = field(default_factory=list)
 
 
 LEVELS: dict[str, Level] = {

@@ -3,6 +3,7 @@ classified; the result is one MatrixRecord (plus each attempt's job record and l
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ def run_level(
                 app=app,
                 map_by=level.map_by,
                 timeout_s=level.timeout_s,
+                mounts=list(level.mounts),
                 record_path=out_dir / "jobs" / f"{tag}.json",
             ),
         )
@@ -131,9 +133,7 @@ def _try_workarounds(
     """A documented setting replaces the cell; an undocumented one only explains it."""
     for fix in workarounds.for_cell(level.name, app_versions):
         env = {**level.env, **fix.env}
-        with_fix = Level(
-            level.name, level.title, level.np, level.map_by, level.commands, level.timeout_s, env
-        )
+        with_fix = dataclasses.replace(level, env=env)
         retry = run_level(backend, cluster, rec, app, with_fix, out_dir, say)
         if fix.documented and retry.status == "PASS":
             return retry

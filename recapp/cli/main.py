@@ -19,6 +19,7 @@ from recapp.cli import (
     push_cmd,
     report_cmd,
     run_cmd,
+    validate_app_cmd,
 )
 from recapp.cli.ui import debug_enabled, fail
 from recapp.errors import RecappError
@@ -42,6 +43,7 @@ app.command("bench")(bench_cmd.bench)
 app.command("matrix")(matrix_cmd.matrix)
 app.command("push")(push_cmd.push)
 app.command("report")(report_cmd.report)
+app.command("validate-app")(validate_app_cmd.validate_app)
 
 
 def main() -> None:
