@@ -3,12 +3,14 @@ singletons, and a hung probe (HANG within the timeout, nothing left behind)."""
 
 from __future__ import annotations
 
+import json
 import time
+from xml.etree import ElementTree
 
 import pytest
 
 from recapp.conformance.matrix.levels import LEVELS, Level
-from recapp.conformance.matrix.runner import run_level, run_pair
+from recapp.conformance.matrix.runner import run_level
 
 pytestmark = pytest.mark.e2e
 
@@ -16,17 +18,44 @@ REC = "localhost/recapp/rec:trixie"
 APP = "localhost/recapp/app-mpi:trixie"
 
 
-def test_trixie_pair_passes_every_level(shared_cluster, local_backend, tmp_path):
-    cells = run_pair(local_backend, shared_cluster.name, REC, APP, list(LEVELS.values()), tmp_path, print)
-    assert [(c.level, c.status) for c in cells] == [
-        ("L1", "PASS"),
-        ("L2", "PASS"),
-        ("L3", "PASS"),
-        ("L4", "PASS"),
-    ], [(c.level, c.status, c.reason) for c in cells]
+def test_ci_matrix_subset_through_the_cli(default_images, run_recapp, tmp_path):
+    """The CI subset (1 REC × 2 APPs), as a CI job runs it: `recapp matrix` then `recapp report`."""
+    out, report = tmp_path / "matrix-out", tmp_path / "matrix-report"
+    result = run_recapp(
+        "matrix",
+        "--rec",
+        REC,
+        "--app",
+        APP,
+        "--app",
+        "localhost/recapp/app-mpi:bookworm",
+        "--out",
+        str(out),
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((out / "matrix.json").read_text())
+    cells = {(c["app"], c["level"]): c for c in record["cells"]}
+    assert [cells[(APP, lv)]["status"] for lv in ("L1", "L2", "L3", "L4")] == ["PASS"] * 4
     # What the processes reported, not only what the labels say.
-    assert cells[1].observed["server_version"].startswith("5.0.7")
-    assert "5.0.7" in cells[1].observed["client_version"]
+    assert cells[(APP, "L2")]["observed"]["server_version"].startswith("5.0.7")
+    assert "5.0.7" in cells[(APP, "L2")]["observed"]["client_version"]
+    bookworm = "localhost/recapp/app-mpi:bookworm"
+    # PMIx 4.2.2 client ↔ 5.0.7 server works; Open MPI 4.1 cannot run under PRRTE: a diagnosed FAIL.
+    assert [cells[(bookworm, lv)]["status"] for lv in ("L1", "L2", "L3")] == ["PASS", "PASS", "FAIL"]
+    assert "schizo" in cells[(bookworm, "L3")]["reason"] and "passes" in cells[(bookworm, "L3")]["reason"]
+    pairs = {p["app"]: p for p in record["pairs"]}
+    assert pairs[APP]["status"] == "PASS" and pairs[APP]["highest_level"] == "L4"
+    assert pairs[bookworm]["expected"] == "compatible" and pairs[bookworm]["disagreement"] is None
+
+    rendered = run_recapp("report", str(out), "--out", str(report), timeout=300)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    junit = ElementTree.parse(report / "junit.xml").getroot()
+    matrix_suite = next(s for s in junit.iter("testsuite") if s.get("name", "").startswith("matrix"))
+    assert int(matrix_suite.get("tests", 0)) == 8
+    assert int(matrix_suite.get("failures", 0)) == 1 and int(matrix_suite.get("skipped", 0)) == 1
+    assert "L4 PASS" in (report / "report.md").read_text()
+    assert (report / "report.html").read_text().count("<table") >= 1
 
 
 def test_app_without_its_pmix_client_fails_with_the_reason(
