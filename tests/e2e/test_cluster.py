@@ -47,6 +47,20 @@ def test_up_writes_hostfiles_and_down_leaves_nothing(engine, make_cluster, local
     mode = engine.podman("exec", login, "stat", "-c", "%a %u %g", "/etc/recapp/agent/secret").stdout.split()
     assert mode == ["440", "0", str(spec.gid)]
 
+    # One source of truth: the running node container is the rendered StatefulSet pod template.
+    template = o.node_pod_template(o.cluster_objects(spec))
+    container = template["spec"]["containers"][0]
+    inspected = json.loads(engine.podman("container", "inspect", f"{spec.name}-node-0").stdout)[0]
+    assert inspected["Config"]["User"] == f"{spec.uid}:{spec.gid}"
+    assert inspected["Config"]["Entrypoint"] == container["command"] or (
+        inspected["Config"]["Entrypoint"] == " ".join(container["command"])
+    )
+    env = dict(e.split("=", 1) for e in inspected["Config"]["Env"])
+    assert all(env.get(e["name"]) == e["value"] for e in container["env"])
+    added = {cap.removeprefix("CAP_") for cap in inspected["HostConfig"]["CapAdd"] or []}
+    assert set(container["securityContext"]["capabilities"]["add"]) <= added
+    assert inspected["HostConfig"]["Privileged"] is False
+
     removed = local_backend.down(spec.name)
     assert any(r.startswith("network") for r in removed)
     assert _leftovers(engine, spec.name) == {"containers": [], "volumes": [], "networks": []}
