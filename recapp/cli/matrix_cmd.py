@@ -34,14 +34,23 @@ def matrix(
     if json_out:
         print_json(record.model_dump(mode="json"))
         return
-    rows = []
+    rows, notes = [], []
     for pair in record.pairs:
         level = pair.highest_level or "-"
         cell = f"{level} PASS" if pair.status == "PASS" else f"{level} → {pair.status}"
-        rows.append([pair.rec, pair.app, cell, pair.expected, pair.reason or "", pair.disagreement or ""])
+        if pair.reason:
+            notes.append(f"[{len(notes) + 1}] {_short(pair.rec)} × {_short(pair.app)}: {pair.reason}")
+            cell += f" [{len(notes)}]"
+        rows.append([_short(pair.rec), _short(pair.app), cell, pair.expected, pair.disagreement or ""])
     print_table(
-        ["REC", "APP", "reached", "documented", "reason", "disagreement"],
+        ["REC", "APP", "reached", "documented", "disagreement"],
         rows,
         title=f"PMIx matrix ({', '.join(chosen)}), {record.wall_s:.0f} s",
     )
+    for note in notes:
+        console.print(note, markup=False, soft_wrap=True)
     console.print(f"matrix: {path}", markup=False)
+
+
+def _short(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
