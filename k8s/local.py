@@ -102,6 +102,10 @@ class LocalBackend(ClusterBackend):
         self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
     ) -> ClusterStatus:
         say = step or (lambda _t: None)
+        if spec.launcher != "agent":
+            # podexec would need the host engine's socket inside the login pod (root on the host), and
+            # kubexec needs a Kubernetes API: neither belongs in an unprivileged local cluster.
+            raise ClusterError(f"launcher {spec.launcher!r} is not available on the local backend: use agent")
         check_rec_image(spec.rec_image)
         if self.status(spec.name).exists:
             raise ClusterError(
