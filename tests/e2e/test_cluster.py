@@ -57,8 +57,9 @@ def test_up_writes_hostfiles_and_down_leaves_nothing(engine, make_cluster, local
     )
     env = dict(e.split("=", 1) for e in inspected["Config"]["Env"])
     assert all(env.get(e["name"]) == e["value"] for e in container["env"])
-    added = {cap.removeprefix("CAP_") for cap in inspected["HostConfig"]["CapAdd"] or []}
-    assert set(container["securityContext"]["capabilities"]["add"]) <= added
+    # drop ALL + add: exactly the template's capabilities remain in the bounding set.
+    bounding = {cap.removeprefix("CAP_") for cap in inspected.get("BoundingCaps") or []}
+    assert bounding == set(container["securityContext"]["capabilities"]["add"])
     assert inspected["HostConfig"]["Privileged"] is False
 
     removed = local_backend.down(spec.name)
