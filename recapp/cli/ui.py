@@ -15,7 +15,8 @@ from rich.table import Table
 
 from recapp.errors import RecappError
 
-console = Console(stderr=True, highlight=False)
+# soft_wrap: lines are never broken for the terminal width, so logs and pipes keep one line per message.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 

@@ -41,6 +41,6 @@ def validate_app(
         ["REC", "reached", "status", "reason"],
         [[p.rec, p.highest_level or "-", p.status, p.reason or ""] for p in record.pairs],
     )
-    console.print(f"matrix row: {path}", markup=False)
+    console.print(f"matrix row: {path}", markup=False, soft_wrap=True)
     if static != 0 or any(p.status != "PASS" for p in record.pairs):
         raise typer.Exit(1)

@@ -22,7 +22,10 @@ def test_validate_app_on_a_plain_containerfile_image(
         "RUN useradd -m -u 1000 user\nUSER 1000\n"
     )
     engine.podman("build", "-q", "-t", tag, str(tmp_path / "ctx"), timeout=600)
-    assert not any(k.startswith("io.recapp.") for k in engine.image_labels(tag))
+    labels = engine.image_labels(tag)
+    # Only the base's labels are inherited: no kind=app, no recorded versions to lean on.
+    assert labels.get("io.recapp.kind") != "app"
+    assert not any(k.startswith("io.recapp.version.") for k in labels), labels
     out = tmp_path / "out"
     result = run_recapp(
         "validate-app",
