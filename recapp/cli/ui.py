@@ -17,7 +17,8 @@ from recapp.errors import RecappError
 
 # soft_wrap: lines are never broken for the terminal width, so logs and pipes keep one line per message.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Pipes and CI logs get a wide table rather than rich's 80-column default, so image names stay whole.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def debug_enabled() -> bool:
@@ -45,7 +46,7 @@ def print_json(data: Any) -> None:
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
     table = Table(title=title)
     for h in headers:
-        table.add_column(h)
+        table.add_column(h, overflow="fold")
     for row in rows:
         table.add_row(*("" if c is None else str(c) for c in row))
     out.print(table)
