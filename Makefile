@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 RECAPP := $(VENV)/bin/recapp
 PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
-APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns
+# With their recommends (slirp4netns, fuse-overlayfs, catatonit, …), as podman is usually installed.
+APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
 SUITE ?= trixie
 
 .PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help matrix bench
@@ -23,7 +24,7 @@ host-packages:
 	if [ -n "$$missing" ]; then \
 	  echo "installing host packages: $$missing"; \
 	  if [ "$$(id -u)" -ne 0 ]; then echo "error: need root to apt-get install: $$missing" >&2; exit 2; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 venv: $(VENV)/.installed
