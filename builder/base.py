@@ -16,8 +16,9 @@ from recapp import LABEL_PREFIX
 from recapp.builder.suites import check_suite
 from recapp.errors import BuildError
 from recapp.host import engine
+from recapp.host.images import image_id
 from recapp.host.paths import sub
-from recapp.host.runner import last_line, run
+from recapp.host.runner import last_line
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
@@ -56,13 +57,6 @@ def import_argv(suite: str, tag: str) -> list[str]:
     return argv
 
 
-def image_id(ref: str) -> str | None:
-    proc = run(
-        ["podman", "image", "inspect", "--format", "{{.Id}}", ref], check=False, env=engine.settings().env
-    )
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
 def build_base(
     suite: str,
     *,
@@ -97,12 +91,12 @@ def build_base(
         log.write(imp.stderr)
     if strap_rc != 0 or imp.returncode != 0:
         if imp.returncode == 0:  # imported a truncated tarball: do not leave the tag behind
-            run(["podman", "rmi", "-f", tag], check=False, env=env)
+            engine.podman("rmi", "-f", tag, check=False)
         detail = last_line(Path(log_path).read_text())
         raise BuildError(f"base image {tag}: mmdebstrap {suite} failed: {detail}", log_path=str(log_path))
     new_id = imp.stdout.strip().splitlines()[-1]
     if existing and existing != new_id:
-        run(["podman", "rmi", existing], check=False, env=env)  # untagged old snapshot; in use → kept
+        engine.podman("rmi", existing, check=False)  # untagged old snapshot; in use → kept
     if on_line:
         on_line(f"imported {tag}")
     return new_id, time.monotonic() - started, True

@@ -9,22 +9,12 @@ from contextlib import contextmanager
 from recapp import LABEL_PREFIX
 from recapp.errors import ConformanceError
 from recapp.host import engine
-from recapp.host.runner import run
 
 OWNER_LABEL = f"{LABEL_PREFIX}.owner=conformance"
 
 
 def podman(*args: str, check: bool = True, timeout: float = 300) -> str:
-    settings = engine.settings()
-    proc = run(
-        ["podman", *args],
-        error=ConformanceError,
-        env=settings.env,
-        check=check,
-        timeout=timeout,
-        what=f"podman {args[0]}",
-    )
-    return proc.stdout
+    return engine.podman(*args, error=ConformanceError, check=check, timeout=timeout).stdout
 
 
 @contextmanager

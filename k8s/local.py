@@ -34,15 +34,7 @@ PROBE_TIMEOUT_S = 5.0  # the node template's readinessProbe.timeoutSeconds
 
 
 def _podman(*args: str, check: bool = True, timeout: float = 300, what: str | None = None) -> str:
-    proc = run(
-        ["podman", *args],
-        error=ClusterError,
-        env=engine.settings().env,
-        check=check,
-        timeout=timeout,
-        what=what or f"podman {args[0]} {args[1] if len(args) > 1 else ''}".strip(),
-    )
-    return proc.stdout
+    return engine.podman(*args, error=ClusterError, check=check, timeout=timeout, what=what).stdout
 
 
 def network_name(name: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
 from recapp.errors import BuildError
-from recapp.host import engine
+from recapp.host import engine, images
 from recapp.host.runner import run, run_logged
 
 
@@ -75,10 +74,9 @@ class BuildahBackend(BuildBackend):
         return image_id
 
     def inspect(self, ref: str) -> ImageInfo | None:
-        proc = run(["podman", "image", "inspect", ref], check=False, env=engine.settings().env)
-        if proc.returncode != 0:
+        data = images.inspect(ref)
+        if data is None:
             return None
-        data = json.loads(proc.stdout)[0]
         return ImageInfo(
             id=data["Id"],
             tags=list(data.get("RepoTags") or []),
@@ -94,7 +92,7 @@ class BuildahBackend(BuildBackend):
         return proc.returncode, proc.stdout + proc.stderr
 
     def remove(self, ref: str) -> None:
-        run(["podman", "rmi", ref], check=False, env=engine.settings().env)
+        engine.podman("rmi", ref, check=False)
 
     def push(self, ref: str, destination: str) -> None:
         run(

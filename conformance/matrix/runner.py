@@ -54,9 +54,9 @@ def run_level(
     log_path = None
     settings = [f"{k}={v}" for k, v in sorted(level.env.items())]
     for i, command in enumerate(level.commands):
-        say(f"{_short(rec)} × {_short(app)}: {level.name} {' '.join(command)}")
+        say(f"{short_ref(rec)} × {short_ref(app)}: {level.name} {' '.join(command)}")
         argv = ["env", *settings, *command] if settings else list(command)
-        tag = f"{_short(rec)}--{_short(app)}--{level.name}-{i}".replace(":", "_").replace("/", "_")
+        tag = f"{short_ref(rec)}--{short_ref(app)}--{level.name}-{i}".replace(":", "_").replace("/", "_")
         record = run_job(
             backend,
             JobRequest(
@@ -221,5 +221,6 @@ def _image(ref: str) -> ImageRef:
     return found
 
 
-def _short(ref: str) -> str:
+def short_ref(ref: str) -> str:
+    """`localhost/recapp/rec:trixie` → `rec:trixie`, for tables and file names."""
     return ref.rsplit("/", 1)[-1]

@@ -10,7 +10,7 @@ import typer
 from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
-from recapp.conformance.matrix.runner import run_matrix
+from recapp.conformance.matrix.runner import run_matrix, short_ref
 from recapp.errors import ConformanceError
 from recapp.reports import records
 
@@ -39,9 +39,9 @@ def matrix(
         level = pair.highest_level or "-"
         cell = f"{level} PASS" if pair.status == "PASS" else f"{level} → {pair.status}"
         if pair.reason:
-            notes.append(f"[{len(notes) + 1}] {_short(pair.rec)} × {_short(pair.app)}: {pair.reason}")
+            notes.append(f"[{len(notes) + 1}] {short_ref(pair.rec)} × {short_ref(pair.app)}: {pair.reason}")
             cell += f" [{len(notes)}]"
-        rows.append([_short(pair.rec), _short(pair.app), cell, pair.expected, pair.disagreement or ""])
+        rows.append([short_ref(pair.rec), short_ref(pair.app), cell, pair.expected, pair.disagreement or ""])
     print_table(
         ["REC", "APP", "reached", "documented", "disagreement"],
         rows,
@@ -50,7 +50,3 @@ def matrix(
     for note in notes:
         console.print(note, markup=False, soft_wrap=True)
     console.print(f"matrix: {path}", markup=False)
-
-
-def _short(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1]

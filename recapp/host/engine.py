@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import resource
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from recapp.errors import RecappError
 from recapp.host.paths import sub
+from recapp.host.runner import run
 
 # podman's compiled-in defaults: when the host's hard limits are lower and the process lacks
 # CAP_SYS_RESOURCE, every container start fails with "operation not permitted".
@@ -117,3 +120,21 @@ def settings() -> EngineSettings:
     if not conf.exists() or conf.read_text() != text:
         conf.write_text(text)
     return EngineSettings(runtime=runtime, nofile=nofile, nproc=nproc, cgroups=cgroups, conf_path=conf)
+
+
+def podman(
+    *args: str,
+    error: type[RecappError] = RecappError,
+    check: bool = True,
+    timeout: float | None = 300,
+    what: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`podman ARGS` with recapp's engine settings, through the one runner; failures raise `error`."""
+    return run(
+        ["podman", *args],
+        error=error,
+        env=settings().env,
+        check=check,
+        timeout=timeout,
+        what=what or f"podman {' '.join(args[:2])}",
+    )

@@ -12,11 +12,10 @@ from pathlib import Path
 from recapp.errors import RecappError
 from recapp.host import engine
 from recapp.host.paths import sub
-from recapp.host.runner import run
 
 
 def inspect(ref: str) -> dict | None:
-    proc = run(["podman", "image", "inspect", ref], check=False, env=engine.settings().env)
+    proc = engine.podman("image", "inspect", ref, check=False)
     if proc.returncode != 0:
         return None
     return json.loads(proc.stdout)[0]
@@ -43,15 +42,18 @@ def saved_tarball(ref: str, *, error: type[RecappError] = RecappError) -> Path:
         return path
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
-        run(
-            ["podman", "save", "--format", "docker-archive", "-o", str(tmp), ref],
+        engine.podman(
+            "save",
+            "--format",
+            "docker-archive",
+            "-o",
+            str(tmp),
+            ref,
             error=error,
             what=f"podman save {ref}",
-            env=engine.settings().env,
             timeout=1800,
         )
         tmp.rename(path)
     finally:
         tmp.unlink(missing_ok=True)
-    # One tarball per image tag: older saves of the same tag are dead weight.
     return path
