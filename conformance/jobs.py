@@ -54,6 +54,8 @@ class JobRequest:
     record_path: Path | None = None
     extra_prterun_args: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)  # SRC:DST read-only binds into the nested APP
+    # Nested only: one `podman run` per rank (the talk's way) instead of the per-node APP sandbox.
+    fresh_containers: bool = False
 
 
 def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
@@ -69,7 +71,8 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
         if not app_ref:
             raise JobError("a nested job needs an APP image (--app)")
         binds = [a for m in req.mounts for a in ("--mount", m)]
-        return [*argv, "wrap-container", "--image", app_ref, *binds, "--", *req.command]
+        fresh = ["--fresh"] if req.fresh_containers else []
+        return [*argv, "wrap-container", "--image", app_ref, *fresh, *binds, "--", *req.command]
     program = req.command[0]
     if native_dir and "/" not in program:
         program = f"{native_dir}/{program}"
@@ -185,6 +188,8 @@ def run_job(
         backend=backend.name,
         nodes=nodes,
         mode=req.mode,
+        dvm=req.dvm,
+        fresh_containers=req.fresh_containers,
         rec=image_ref(spec.rec_image) or ImageRef(ref=spec.rec_image),
         app=image_ref(req.app),
         np=req.np,

@@ -582,13 +582,18 @@ class KubernetesBackend(ClusterBackend):
         return image
 
     def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
+        inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
         for pod in o.node_pod_names(spec):
             say(f"pulling {image} in {pod}")
+            _, before, _ = self._run_in_node(spec, pod, inspect, PULL_TIMEOUT_S)
             status, out, err = self._run_in_node(
                 spec, pod, ["podman", "pull", "--quiet", image], PULL_TIMEOUT_S
             )
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot pull {image}: {_last_line(err or out, status)}")
+            if out.strip() != before.strip():
+                # A new build under the same tag: the node's APP sandbox of the old one must go.
+                self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
         """The APP's /usr/local/bin, copied out of the pulled image by each node's nested podman into

@@ -372,6 +372,8 @@ class LocalBackend(ClusterBackend):
             target.unlink(missing_ok=True)  # loaded into the node's storage: the tarball is dead weight
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
+            # A new build under the same tag: the node's APP sandbox of the old one must go.
+            self.node_exec(name, pod, ["wrap-container", "--reset", image])
         return image
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:

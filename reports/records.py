@@ -51,6 +51,7 @@ class JobRecord(BaseModel):
     nodes: list[str]
     mode: Literal["nested", "native"]
     dvm: bool = False
+    fresh_containers: bool = False  # nested: a `podman run` per rank instead of the node's APP sandbox
     rec: ImageRef
     app: ImageRef | None = None
     np: int

@@ -10,6 +10,7 @@ import typer
 from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, out, print_json, print_table, progress
 from recapp.conformance.jobs import JobRequest, run_job
+from recapp.errors import RecappError
 
 
 def run(
@@ -23,6 +24,13 @@ def run(
         bool, typer.Option("--native", help="run the APP's binary natively in the REC")
     ] = False,
     dvm: Annotated[bool, typer.Option("--dvm", help="use the cluster's persistent PRRTE DVM (prun)")] = False,
+    fresh_containers: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-containers",
+            help="one `podman run` per rank instead of the node's persistent APP sandbox (nested only)",
+        ),
+    ] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="skip rank/size/host verification")] = False,
     record: Annotated[Path | None, typer.Option("--record", help="write the result record here")] = None,
     backend: Annotated[str, typer.Option("--backend")] = "local",
@@ -36,9 +44,14 @@ def run(
         app=app,
         map_by=map_by,
         timeout_s=timeout,
+        mode="native" if native else "nested",
+        dvm=dvm,
+        fresh_containers=fresh_containers,
         verify=not no_verify,
         record_path=record,
     )
+    if native and fresh_containers:
+        raise RecappError("--fresh-containers applies to nested jobs only, not with --native")
     echo = None if json_out else (lambda line: out.print(line, markup=False, highlight=False))
     with progress(f"job on {cluster}") as prog:
         result = run_job(get_backend(backend), req, step=prog.step, on_output=echo)

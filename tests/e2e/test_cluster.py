@@ -210,9 +210,7 @@ def test_node_killed_mid_job_ends_the_job_naming_it(engine, make_cluster, local_
     # Wait until the victim node runs its ranks, then kill the node container outright.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        ps = engine.podman(
-            "exec", victim, "pgrep", "-c", "-f", "wrap-container|podman run", check=False
-        ).stdout
+        ps = engine.podman("exec", victim, "pgrep", "-c", "-f", "sleep 600", check=False).stdout
         if ps.strip() not in ("", "0"):
             break
         time.sleep(0.5)
@@ -224,3 +222,77 @@ def test_node_killed_mid_job_ends_the_job_naming_it(engine, make_cluster, local_
     record = result["record"]
     assert not record.passed
     assert victim in (record.error or ""), record.error
+
+
+PARENT_PROBE = (
+    "RANK rank=$PMIX_RANK size=2 host=$(cat /proc/sys/kernel/hostname) parent=$(cat /proc/$PPID/comm)"
+)
+
+
+def _sandboxes(engine, node: str) -> list[str]:
+    """The APP sandbox containers of a node pod's nested engine, as `name image`."""
+    out = engine.podman(
+        "exec", node, "podman", "ps", "-a", "--filter", "label=io.recapp.sandbox",
+        "--format", "{{.Names}} {{.Image}}",
+    ).stdout  # fmt: skip
+    return sorted(line for line in out.splitlines() if line.strip())
+
+
+def test_ranks_enter_one_persistent_app_sandbox_per_node(engine, shared_cluster, local_backend):
+    nodes = o.node_pod_names(shared_cluster)
+    probe = [
+        "sh", "-c",
+        'echo "RANK rank=$PMIX_RANK size=4 host=$(cat /proc/sys/kernel/hostname)"; cat /etc/debian_version',
+    ]  # fmt: skip
+    for image, version in (("localhost/recapp/app-mpi:bookworm", "12."), (APP, "13.")):
+        first = run_job(
+            local_backend,
+            JobRequest(cluster=shared_cluster.name, np=4, command=probe, app=image, map_by="ppr:2:node"),
+        )
+        assert first.passed, (first.error, first.verification.reasons)
+        log = Path(first.log_path or "").read_text()
+        # Each rank ran in the APP's root filesystem (its Debian release), not the REC's.
+        assert sum(line.startswith(version) for line in log.splitlines()) == 4, log
+        again = run_job(
+            local_backend,
+            JobRequest(cluster=shared_cluster.name, np=4, command=probe, app=image, map_by="ppr:2:node"),
+        )
+        assert again.passed
+    # One sandbox per node and image, reused by the second job (not one per rank or per job).
+    for node in nodes:
+        sandboxes = _sandboxes(engine, node)
+        assert len(sandboxes) == 2, sandboxes
+        assert {s.split()[1] for s in sandboxes} == {"localhost/recapp/app-mpi:bookworm", APP}
+    # A rank is the PRRTE daemon's own child: no podman between them.
+    record = run_job(
+        local_backend,
+        JobRequest(
+            cluster=shared_cluster.name,
+            np=2,
+            command=["sh", "-c", f'echo "{PARENT_PROBE}"'],
+            app=APP,
+            map_by="ppr:1:node",
+        ),
+    )
+    assert record.passed
+    assert "parent=prted" in Path(record.log_path or "").read_text()
+
+
+def test_fresh_containers_leave_no_container_and_reset_removes_sandboxes(
+    engine, shared_cluster, local_backend
+):
+    node = o.node_pod_names(shared_cluster)[0]
+    record = run_job(
+        local_backend,
+        JobRequest(
+            cluster=shared_cluster.name, np=4, command=["hello"], app=APP, map_by="ppr:2:node",
+            fresh_containers=True,
+        ),
+    )  # fmt: skip
+    assert record.passed, (record.error, record.verification.reasons)
+    assert "--fresh" in record.launcher_argv and record.fresh_containers
+    before = _sandboxes(engine, node)
+    everything = engine.podman("exec", node, "podman", "ps", "-aq").stdout.split()
+    assert len(everything) == len(before)  # the per-rank containers are gone (--rm)
+    engine.podman("exec", node, "wrap-container", "--reset", APP)
+    assert all(APP not in s for s in _sandboxes(engine, node))
