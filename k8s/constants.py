@@ -36,6 +36,9 @@ NAMESPACE_PREFIX: Final = "recapp-"
 NODE_CONTAINER: Final = "node"
 LOGIN_CONTAINER: Final = "login"
 WAIT_NODES_CONTAINER: Final = "wait-nodes"
+# The login container's PID 1: a static init in the REC that reaps what jobs leave behind (prterun's
+# ssh-agent children are re-parented to PID 1 when prterun exits). `-P`: no child, just reap and wait.
+LOGIN_INIT_COMMAND: Final = ("/usr/bin/catatonit", "-P")
 
 # --- the launch agent -----------------------------------------------------------------------------
 DEFAULT_AGENT_PORT: Final = 7450

@@ -76,14 +76,18 @@ def check_rec_image(ref: str) -> None:
             "sh",
             ref,
             "-c",
-            "command -v prterun && command -v recapp-agent && command -v wrap-container",
+            "command -v prterun && command -v recapp-agent && command -v wrap-container"
+            f" && test -x {c.LOGIN_INIT_COMMAND[0]}",
         ],
         check=False,
         env=engine.settings().env,
         timeout=120,
     )
     if probe.returncode != 0:
-        raise ClusterError(f"image {ref!r} is not a REC: it lacks prterun, recapp-agent or wrap-container")
+        raise ClusterError(
+            f"image {ref!r} is not a REC: it lacks prterun, recapp-agent, wrap-container"
+            f" or {c.LOGIN_INIT_COMMAND[0]}"
+        )
 
 
 class LocalBackend(ClusterBackend):

@@ -522,7 +522,10 @@ def login_pod_spec(spec: ClusterSpec) -> Obj:
         "name": c.LOGIN_CONTAINER,
         "image": spec.rec_image,
         "imagePullPolicy": spec.image_pull_policy,
-        "command": ["sleep", "infinity"],
+        # Not `sleep infinity`: every job's orphans would stay as zombies under a PID 1 that never
+        # waits. A reaping init is portable to both backends; shareProcessNamespace would need the
+        # pause container of a pod, which the local backend does not have.
+        "command": list(c.LOGIN_INIT_COMMAND),
         "env": login_env(spec),
         "securityContext": restricted_container_security_context(),
         "volumeMounts": [{**hostfile_mount, "readOnly": True}, _agent_secret_mount()],

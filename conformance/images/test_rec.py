@@ -8,6 +8,7 @@ import pytest
 from recapp.conformance.images import facts
 from recapp.conformance.images.nesting import nested_run_report
 from recapp.host import images
+from recapp.k8s.constants import LOGIN_INIT_COMMAND
 
 pytestmark = pytest.mark.rec
 
@@ -56,6 +57,12 @@ def test_newuidmap_uses_file_capabilities(rec_root):
         assert f.mode & 0o4000 == 0, f"{tool} is setuid-root: nested user namespaces need file capabilities"
         caps = rec_root.run(f"getcap {tool}").stdout
         assert cap in caps, f"{tool} lacks the {cap} file capability: {caps.strip()!r}"
+
+
+def test_login_init_is_present(rec_host):
+    # The login pod's PID 1 (k8s constants LOGIN_INIT_COMMAND): it reaps what every job leaves.
+    init = rec_host.file(LOGIN_INIT_COMMAND[0])
+    assert init.exists and init.mode & 0o111, f"{LOGIN_INIT_COMMAND[0]} is missing (package catatonit)"
 
 
 def test_unprivileged_user_runs_nested_container(rec_image, rec_labels, pytestconfig):

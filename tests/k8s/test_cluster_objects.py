@@ -307,7 +307,7 @@ def test_login_job_shape(objects: list[Obj]) -> None:
     assert pod["serviceAccountName"] == "demo"
     assert pod["restartPolicy"] == "Never"
     login = container(pod, "login")
-    assert login["command"] == ["sleep", "infinity"]
+    assert login["command"] == ["/usr/bin/catatonit", "-P"]  # a PID 1 that reaps what jobs leave
     assert login["image"] == "localhost/recapp-rec:trixie"
     assert pod["securityContext"]["runAsUser"] == 998 and pod["securityContext"]["runAsGroup"] == 995
 
