@@ -30,10 +30,10 @@ def test_clean_run_gives_latency_and_bandwidth_for_every_size():
         lat, bw = found[f"pingpong_lat_{size}"], found[f"pingpong_bw_{size}"]
         assert (lat.unit, bw.unit) == ("us", "MB/s")
         assert lat.value > 0 and bw.value > 0
-        # bandwidth is bytes over the one-way latency, in 10^6 B/s (printed rounded)
+        # bandwidth is bytes over the one-way latency, in 10^6 B/s (latency printed to 1 ns)
         assert bw.value == pytest.approx(size / lat.value, rel=2e-3)
-    assert found["pingpong_lat_8"].value == pytest.approx(0.406)
-    assert found["pingpong_bw_4194304"].value == pytest.approx(139.41)
+    assert found["pingpong_lat_8"].value == pytest.approx(0.630)
+    assert found["pingpong_bw_4194304"].value == pytest.approx(1025.495249)
     assert found["pingpong_validated"].value == 1.0
     assert found["pingpong_same_node"].value == 1.0
     assert sanity_errors(OK) == []
@@ -90,7 +90,7 @@ def test_summary_that_disagrees_with_the_records_is_not_validated():
     ],
 )
 def test_bad_size_record_is_a_problem(line, problem):
-    first = "PINGPONG bytes=8 iterations=1000 latency_us=0.406 bandwidth_mbs=19.73 errors=0"
+    first = "PINGPONG bytes=8 iterations=1000 latency_us=0.630 bandwidth_mbs=12.706571 errors=0"
     assert first in OK
     output = OK.replace(first, line)
     errors = sanity_errors(output)

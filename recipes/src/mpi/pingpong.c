@@ -200,7 +200,7 @@ int main(int argc, char **argv)
         if (rank == 0) {
             const double latency_us = elapsed / n_timed / 2.0 * 1e6;
             const double bandwidth_mbs = (double) bytes / (latency_us * 1e-6) / 1e6;
-            printf("PINGPONG bytes=%ld iterations=%d latency_us=%.3f bandwidth_mbs=%.2f errors=%ld\n", bytes,
+            printf("PINGPONG bytes=%ld iterations=%d latency_us=%.3f bandwidth_mbs=%.6f errors=%ld\n", bytes,
                    n_timed, latency_us, bandwidth_mbs, all_errors);
             fflush(stdout);
         }
