@@ -25,12 +25,17 @@ def _pingpong(cluster: str, backend, map_by: str, command: list[str]):
     [("ppr:2:node", True), ("ppr:1:node", False)],
     ids=["intra-node", "inter-node"],
 )
-def test_pingpong_measures_every_size_with_validated_payloads(shared_cluster, local_backend, map_by, same_node):
+def test_pingpong_measures_every_size_with_validated_payloads(
+    shared_cluster, local_backend, map_by, same_node
+):
     record = _pingpong(shared_cluster.name, local_backend, map_by, ["pingpong"])
     assert record.passed, (record.error, record.verification.reasons)
     nodes = o.node_pod_names(shared_cluster)
     expected_hosts = [nodes[0], nodes[0]] if same_node else [nodes[0], nodes[1]]
-    assert [(r.rank, r.size, r.host) for r in record.ranks] == list(zip([0, 1], [2, 2], expected_hosts))
+    assert [(r.rank, r.size, r.host) for r in record.ranks] == [
+        (0, 2, expected_hosts[0]),
+        (1, 2, expected_hosts[1]),
+    ]
     for size in SIZES:
         lat, bw = record.figures[f"pingpong_lat_{size}"], record.figures[f"pingpong_bw_{size}"]
         assert lat.unit == "us" and lat.value > 0
