@@ -7,29 +7,82 @@ label-only layer on top of it takes the tag. A failure removes the untagged part
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from recapp.builder import fetch, preflight, probe, records, source
 from recapp.builder import labels as L
-from recapp.builder import probe, records
 from recapp.builder.backends import get_backend
 from recapp.builder.backends.base import BuildBackend
 from recapp.builder.base import base_tag, build_base
-from recapp.builder.recipe import load, recipe_name
+from recapp.builder.recipe import Recipe, load, recipe_name
 from recapp.builder.records import BuildRecord
 from recapp.builder.render import render
 from recapp.builder.suites import check_suite
-from recapp.errors import BuildError, RecappError
+from recapp.errors import BuildError, RecappError, RecipeError
 from recapp.host.paths import sub
 
 Step = Callable[[str], None]
 
 
-def default_tag(kind: str, suite: str, workload: str | None) -> str:
+STEP_RE = re.compile(r"^\[recapp-step\] (\S+) (\S+): exit (\d+) after (\d+) s")
+
+
+def default_tag(
+    kind: str, suite: str, workload: str | None, components: list[source.SourceComponent] | None = None
+) -> str:
+    """`localhost/recapp/rec:trixie`; a source build names its recipe and component releases:
+    `localhost/recapp/rec-source:bookworm-pmix5.0.5-prrte3.0.8`."""
+    if components:
+        name = "rec-source" if kind == "rec" else f"app-{workload or 'mpi'}-source"
+        return f"localhost/recapp/{name}:{suite}-{source.tag_suffix(components)}"
     if kind == "rec":
         return f"localhost/recapp/rec:{suite}"
     return f"localhost/recapp/app-{workload or 'mpi'}:{suite}"
+
+
+def step_seconds(log_text: str) -> dict[str, float]:
+    """`[recapp-step] pmix make: exit 0 after 312 s` lines → {'pmix make': 312.0} (successful steps)."""
+    steps: dict[str, float] = {}
+    for line in log_text.splitlines():
+        match = STEP_RE.match(line.strip())
+        if match and match.group(3) == "0":
+            steps[f"{match.group(1)} {match.group(2)}"] = float(match.group(4))
+    return steps
+
+
+def source_summary(components: list[source.SourceComponent]) -> dict[str, dict[str, str]]:
+    return {
+        c.name: {
+            "version": c.version,
+            "origin": c.origin,
+            "archive": c.archive,
+            "sha256": c.sha256,
+            "configure": " ".join(c.configure),
+        }
+        for c in components
+    }
+
+
+def source_stack(
+    recipe: Recipe,
+    versions: dict[str, str | None] | None,
+    sources: str,
+    configure: dict[str, list[str]] | None,
+) -> list[source.SourceComponent]:
+    """A source recipe's components with the chosen releases, checked by the preflight rules.
+    Pure and fast: runs before the base image, any download or any compile."""
+    if recipe.flavor != "source":
+        given = [f"--{k}" for k, v in (versions or {}).items() if v] + (["--configure"] if configure else [])
+        if given:
+            raise RecipeError(f"{', '.join(given)}: only for --flavor source")
+        return []
+    origin = "upstream" if sources == "upstream" else "debian"
+    components = source.with_configure(source.stack(recipe, versions or {}, origin), configure or {})
+    preflight.check(source.facts(components))
+    return components
 
 
 def label_containerfile(parent_id: str, version_labels: dict[str, str]) -> str:
@@ -44,6 +97,10 @@ def build_image(
     suite: str,
     *,
     workload: str | None = None,
+    flavor: str = "distro",
+    versions: dict[str, str | None] | None = None,
+    sources: str = "debian",
+    configure: dict[str, list[str]] | None = None,
     backend_name: str = "buildah",
     tag: str | None = None,
     base_image: str | None = None,
@@ -56,13 +113,15 @@ def build_image(
     check_suite(suite)
     if kind == "rec" and workload:
         raise RecappError("--workload applies to APP images only")
-    recipe = load(recipe_name(kind, workload))
+    recipe = load(recipe_name(kind, workload, flavor))
     recipe.suite_entry(suite)  # unsupported suite → one clear line before any work
+    components = source_stack(recipe, versions, sources, configure)  # preflight: before any slow work
     backend = get_backend(backend_name)
-    tag = tag or default_tag(kind, suite, recipe.workload)
+    tag = tag or default_tag(kind, suite, recipe.workload, components)
 
     base_ref, base_id = _base(backend, suite, base_image, say, on_line)
-    context = render(recipe, suite, base_ref, base_id)
+    archives = fetch.archives(components, sources, say) if components else {}
+    context = render(recipe, suite, base_ref, base_id, components, archives)
     digest = context.digest
 
     existing = backend.inspect(tag)
@@ -87,12 +146,21 @@ def build_image(
             None,
             None,
             cached=True,
+            sources=source_summary(components),
         )
 
     say(f"checking {len(recipe.packages_for(suite))} packages against {base_ref}")
     probe.check_packages_exist(backend, base_ref, recipe, suite)
+    if components:
+        missing = probe.missing_packages(backend, base_ref, source.catalog().build_packages)
+        if missing:
+            raise RecipeError(
+                f"{source.COMPONENTS_FILE.name}: build_packages not in the package lists of {base_ref}: "
+                f"{', '.join(missing)}"
+            )
 
-    log_path = sub("logs") / f"build-{recipe.name}-{suite}.log"
+    log_name = tag.rsplit("/", 1)[-1].replace(":", "-")
+    log_path = sub("logs") / f"build-{log_name}.log"
     log_path.write_text("")
     context_dir = context.write(sub("contexts"))
     user = f"{recipe.user.uid}:{recipe.user.gid}"
@@ -107,7 +175,15 @@ def build_image(
         summary=recipe.summary,
     )
     say(f"building {recipe.name} for {suite} with {backend.name}")
-    inner_id = backend.build(context_dir, tag=None, labels=recipe_lbls, log_path=log_path, on_line=on_line)
+
+    def line(text: str) -> None:
+        # Source builds: the configure/make/install step in progress becomes the status line.
+        if text.startswith("[recapp-step]"):
+            say(text.removeprefix("[recapp-step] "))
+        elif on_line:
+            on_line(text)
+
+    inner_id = backend.build(context_dir, tag=None, labels=recipe_lbls, log_path=log_path, on_line=line)
     try:
         say("reading versions from the image")
         packages = probe.installed_packages(backend, inner_id)
@@ -142,6 +218,8 @@ def build_image(
         time.monotonic() - started,
         str(log_path),
         str(context_dir),
+        sources=source_summary(components),
+        steps=step_seconds(log_path.read_text(errors="replace")),
     )
     records.save(record)
     return record
@@ -183,6 +261,8 @@ def _record(
     context_dir: str | None,
     *,
     cached: bool = False,
+    sources: dict[str, dict[str, str]] | None = None,
+    steps: dict[str, float] | None = None,
 ) -> BuildRecord:
     info = backend.inspect(image_id)
     return BuildRecord(
@@ -202,6 +282,8 @@ def _record(
         cached=cached,
         log_path=log_path,
         context_dir=context_dir,
+        sources=sources or {},
+        steps=steps or {},
     )
 
 

@@ -76,6 +76,8 @@ class Recipe(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
     kind: Literal["rec", "app"]
     workload: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    # distro: components from the suite's packages; source: built from pinned release tarballs.
+    flavor: Literal["distro", "source"] = "distro"
     summary: str
     template: str
     user: User
@@ -88,6 +90,8 @@ class Recipe(Strict):
     unsupported: dict[str, str] = {}
     versions: dict[str, VersionProbe] = {}
     expect: Expectations = Expectations()
+    # Source flavor: component → default release, in build order (recipes/source/components.yaml).
+    components: dict[str, str] = {}
 
     _packages = field_validator("packages", "build_packages")(_package_names)
 
@@ -125,6 +129,8 @@ class Recipe(Strict):
             raise ValueError("a REC recipe needs 'subids' for the nested rootless podman")
         if self.kind == "app" and not self.workload:
             raise ValueError("an APP recipe needs a 'workload'")
+        if (self.flavor == "source") != bool(self.components):
+            raise ValueError("'components' is given exactly when the flavor is 'source'")
         return self
 
     def packages_for(self, suite: str) -> list[str]:
@@ -153,11 +159,17 @@ def _inside(root: Path, rel: str, *, file: bool = False) -> None:
         raise ValueError(f"{rel!r} not found in recipes/{root.name}")
 
 
-def recipe_name(kind: str, workload: str | None) -> str:
+FLAVORS: tuple[str, ...] = ("distro", "source")
+
+
+def recipe_name(kind: str, workload: str | None, flavor: str = "distro") -> str:
+    if flavor not in FLAVORS:
+        raise RecipeError(f"unknown flavor {flavor!r}: choose {' or '.join(FLAVORS)}")
+    suffix = "" if flavor == "distro" else f"-{flavor}"
     if kind == "rec":
-        return "rec"
+        return f"rec{suffix}"
     if kind == "app":
-        return f"app-{workload or 'mpi'}"
+        return f"app-{workload or 'mpi'}{suffix}"
     raise RecipeError(f"unknown image kind {kind!r}: choose rec or app")
 
 

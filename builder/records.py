@@ -30,6 +30,10 @@ class BuildRecord(BaseModel):
     cached: bool = False
     log_path: str | None = None
     context_dir: str | None = None
+    # Source builds: component → {version, origin, archive, sha256, configure}; step → seconds
+    # (configure/make/install of each component, from the build log; empty when the layers were cached).
+    sources: dict[str, dict[str, str]] = {}
+    steps: dict[str, float] = {}
 
 
 def records_dir() -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 
 from recapp.builder.recipe import Recipe
+from recapp.builder.source import SourceComponent, catalog
 from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
 
@@ -80,9 +81,26 @@ def _tree(root: Path, rel: str, prefix: str) -> dict[str, tuple[bytes, int]]:
     return out
 
 
-def render(recipe: Recipe, suite: str, base_ref: str, base_id: str) -> BuildContext:
-    """Render recipe for suite on top of base_ref (whose image id base_id pins the context)."""
+def render(
+    recipe: Recipe,
+    suite: str,
+    base_ref: str,
+    base_id: str,
+    components: list[SourceComponent] | None = None,
+    archives: dict[str, bytes] | None = None,
+) -> BuildContext:
+    """Render recipe for suite on top of base_ref (whose image id base_id pins the context).
+
+    Source recipes also take their resolved components and the verified archives (file name →
+    bytes), which become `sources/<file>` in the context and so part of its digest."""
     recipe.suite_entry(suite)  # unsupported/unknown suite: one clear error before anything else
+    components = components or []
+    archives = archives or {}
+    if recipe.flavor == "source" and not components:
+        raise RecipeError(f"recipe {recipe.name}: a source recipe renders with its resolved components")
+    missing = sorted({c.archive for c in components} - set(archives))
+    if missing:
+        raise RecipeError(f"recipe {recipe.name}: source archive(s) not supplied: {', '.join(missing)}")
     template_vars = {
         "recipe": recipe,
         "suite": suite,
@@ -90,6 +108,8 @@ def render(recipe: Recipe, suite: str, base_ref: str, base_id: str) -> BuildCont
         "home": f"/home/{recipe.user.name}",
         "packages": recipe.packages_for(suite),
         "build_packages": recipe.build_packages_for(suite),
+        "components": components,
+        "source_build_packages": catalog().build_packages if components else [],
     }
     try:
         text = _environment().get_template(recipe.template).render(**template_vars)
@@ -100,6 +120,8 @@ def render(recipe: Recipe, suite: str, base_ref: str, base_id: str) -> BuildCont
         files.update(_tree(RECIPES_DIR / "files", rel, "files"))
     for rel in recipe.sources:
         files.update(_tree(RECIPES_DIR / "src", rel, "src"))
+    for c in components:
+        files[f"sources/{c.archive}"] = (archives[c.archive], 0o644)
     # The base image id is part of the identity: a refreshed base (new archive snapshot) rebuilds.
     meta = {"recipe": recipe.name, "suite": suite, "base_ref": base_ref, "base_id": base_id}
     files[".recapp-context.json"] = (json.dumps(meta, sort_keys=True).encode(), 0o644)

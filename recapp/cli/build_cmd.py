@@ -18,6 +18,21 @@ def build(
     workload: Annotated[
         str | None, typer.Option(help="APP workload (recipe app-WORKLOAD), default mpi")
     ] = None,
+    flavor: Annotated[
+        str,
+        typer.Option(help="distro: the suite's packages; source: PMIx/PRRTE/Open MPI from pinned releases"),
+    ] = "distro",
+    pmix: Annotated[str | None, typer.Option(help="source flavor: PMIx release (pinned)")] = None,
+    prrte: Annotated[str | None, typer.Option(help="source flavor: PRRTE release (REC)")] = None,
+    ompi: Annotated[str | None, typer.Option(help="source flavor: Open MPI release (APP)")] = None,
+    sources: Annotated[
+        str,
+        typer.Option(help="source flavor: where tarballs come from: debian, upstream, or a directory"),
+    ] = "debian",
+    configure: Annotated[
+        list[str] | None,
+        typer.Option(help="source flavor: extra configure option, COMPONENT:OPTION (repeatable)"),
+    ] = None,
     backend: Annotated[str, typer.Option(help=f"build backend: {' or '.join(BACKENDS)}")] = "buildah",
     tag: Annotated[str | None, typer.Option(help="image tag (default localhost/recapp/KIND:SUITE)")] = None,
     base_image: Annotated[str | None, typer.Option(help="use this local image as base instead")] = None,
@@ -29,11 +44,21 @@ def build(
         raise RecappError(f"unknown image kind {kind!r}: choose rec or app")
     if kind == "app" and workload is None:
         workload = "mpi"
+    extra: dict[str, list[str]] = {}
+    for item in configure or []:
+        name, sep, option = item.partition(":")
+        if not sep or not option:
+            raise RecappError(f"--configure {item!r}: give COMPONENT:OPTION, e.g. ompi:--enable-debug")
+        extra.setdefault(name, []).append(option)
     with progress(f"build {kind} {suite}") as prog:
         record = build_image(
             kind,
             suite,
             workload=workload,
+            flavor=flavor,
+            versions={"pmix": pmix, "prrte": prrte, "ompi": ompi},
+            sources=sources,
+            configure=extra,
             backend_name=backend,
             tag=tag,
             base_image=base_image,
@@ -47,3 +72,5 @@ def build(
     state = "cached" if record.cached else f"built in {record.seconds:.0f} s"
     console.print(f"{record.tag}: {state}, {record.size_bytes / 1e6:.0f} MB", markup=False)
     print_table(["component", "version"], sorted(record.versions.items()))
+    if record.steps:
+        print_table(["step", "seconds"], list(record.steps.items()), title="source build steps")
