@@ -8,13 +8,14 @@ PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
 SUITE ?= trixie
 
-.PHONY: setup host-packages venv demo test quick lint images images-all conformance clean-test help matrix bench
+.PHONY: setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
 	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
+	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
 
 # Idempotent: installs only what is missing; the venv is rebuilt when pyproject.toml changes.
 setup: host-packages venv
@@ -47,6 +48,20 @@ images-all: setup
 	for s in trixie sid; do $(RECAPP) build rec --suite $$s || exit $$?; done
 	for s in bookworm trixie sid; do $(RECAPP) build app --suite $$s || exit $$?; done
 
+# Source flavor (recipes/source/components.yaml): a bookworm REC with PRRTE 3.0.8 on PMIx 5.0.5 and a
+# trixie APP with Open MPI 5.0.7 --without-prrte on PMIx 5.0.5, from Debian source packages. Compiles
+# for about an hour on 2 busy cores; `nice` keeps the machine usable. Rebuilds are cached.
+SOURCE_REC := localhost/recapp/rec-source:bookworm-pmix5.0.5-prrte3.0.8
+SOURCE_APP := localhost/recapp/app-mpi-source:trixie-pmix5.0.5-ompi5.0.7
+
+images-source: setup
+	nice -n 10 $(RECAPP) build rec --flavor source --suite bookworm
+	nice -n 10 $(RECAPP) build app --flavor source --suite trixie
+
+# The slow source-image tests (build, static conformance); not part of `make test`.
+test-source: images-source
+	$(PYTEST) -m slow tests/e2e/test_source_images.py
+
 demo: setup
 	$(RECAPP) doctor
 	$(RECAPP) demo --suite $(SUITE)
@@ -65,10 +80,13 @@ clean-test:
 	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
 
 # The full distro matrix: RECs trixie, sid × APPs bookworm, trixie, sid; JSON + Markdown + HTML + JUnit.
+# The source-flavor images join it when they exist (`make images-source`; not built here: too slow).
+SOURCE_MATRIX_ARGS = $(shell podman image exists $(SOURCE_REC) 2>/dev/null && echo --rec $(SOURCE_REC)) \
+  $(shell podman image exists $(SOURCE_APP) 2>/dev/null && echo --app $(SOURCE_APP))
 matrix: images-all
 	$(RECAPP) matrix --rec localhost/recapp/rec:trixie --rec localhost/recapp/rec:sid \
 	  --app localhost/recapp/app-mpi:bookworm --app localhost/recapp/app-mpi:trixie --app localhost/recapp/app-mpi:sid \
-	  --out matrix-out
+	  $(SOURCE_MATRIX_ARGS) --out matrix-out
 	$(RECAPP) report matrix-out --out matrix-report
 
 # Benchmarks on the default images: JSON + a table in a dated folder under bench-results/.

@@ -25,9 +25,9 @@ class PreflightError(RecipeError):
     """A source stack breaks a preflight rule (exit 2 before anything is downloaded or compiled)."""
 
     def __init__(self, rule: Rule, detail: str) -> None:
+        # One line; the rule's sources stay beside it in the data file.
         super().__init__(
-            f"preflight rule {rule.id}: {rule.says}; {detail}",
-            hint=f"sources: {'; '.join(rule.sources)}",
+            f"preflight rule {rule.id}: {rule.says}; {detail} (sources: recipes/source/rules.yaml)"
         )
         self.rule = rule
 
@@ -62,8 +62,12 @@ class Rules(BaseModel):
 def rules() -> list[Rule]:
     try:
         found = Rules.model_validate(yaml.safe_load(RULES_FILE.read_text())).rules
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise RecipeError(f"{RULES_FILE.name}: {str(exc).splitlines()[0]}") from exc
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{RULES_FILE.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise RecipeError(f"{RULES_FILE.name}: field '{where}': {err['msg']}") from exc
     ids = [r.id for r in found]
     if len(ids) != len(set(ids)):
         raise RecipeError(f"{RULES_FILE.name}: rule ids are not unique")

@@ -69,10 +69,13 @@ class Catalog(Strict):
 @cache
 def catalog() -> Catalog:
     try:
-        data = yaml.safe_load(COMPONENTS_FILE.read_text())
-        found = Catalog.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise RecipeError(f"{COMPONENTS_FILE.name}: {str(exc).splitlines()[0]}") from exc
+        found = Catalog.model_validate(yaml.safe_load(COMPONENTS_FILE.read_text()))
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{COMPONENTS_FILE.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise RecipeError(f"{COMPONENTS_FILE.name}: field '{where}': {err['msg']}") from exc
     for name, comp in found.components.items():
         for need in comp.needs:
             if need not in found.components:

@@ -47,8 +47,10 @@ def test_every_shipped_recipe_loads(name: str) -> None:
     assert isinstance(recipe, Recipe)
     assert recipe.name == name, "a recipe's name is its file name"
     assert set(recipe.suites) | set(recipe.unsupported) <= set(SUITES)
+    assert recipe.name == recipe_name(recipe.kind, recipe.workload, recipe.flavor), (
+        "`recapp build KIND --workload W --flavor F` finds this recipe"
+    )
     if recipe.kind == "app":
-        assert recipe.name == f"app-{recipe.workload}", "`recapp build app --workload W` finds app-W"
         assert "openmpi-bin" not in recipe.packages, "an APP's runtime stage carries no launcher"
 
 
