@@ -80,13 +80,11 @@ clean-test:
 	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
 
 # The full distro matrix: RECs trixie, sid × APPs bookworm, trixie, sid; JSON + Markdown + HTML + JUnit.
-# The source-flavor images join it when they exist (`make images-source`; not built here: too slow).
-SOURCE_MATRIX_ARGS = $(shell podman image exists $(SOURCE_REC) 2>/dev/null && echo --rec $(SOURCE_REC)) \
-  $(shell podman image exists $(SOURCE_APP) 2>/dev/null && echo --app $(SOURCE_APP))
+# `--source`: the source-flavor images join it when they exist (`make images-source`; too slow to build here).
 matrix: images-all
 	$(RECAPP) matrix --rec localhost/recapp/rec:trixie --rec localhost/recapp/rec:sid \
 	  --app localhost/recapp/app-mpi:bookworm --app localhost/recapp/app-mpi:trixie --app localhost/recapp/app-mpi:sid \
-	  $(SOURCE_MATRIX_ARGS) --out matrix-out
+	  --source --out matrix-out
 	$(RECAPP) report matrix-out --out matrix-report
 
 # Benchmarks on the default images: JSON + a table in a dated folder under bench-results/.

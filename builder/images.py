@@ -21,6 +21,7 @@ class ImageSummary:
     size_bytes: int
     versions: dict[str, str]
     recipe_hash: str | None
+    recipe: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -49,6 +50,12 @@ def list_images(kinds: tuple[str, ...] = ("rec", "app")) -> list[ImageSummary]:
                     size_bytes=int(img.get("Size") or 0),
                     versions=L.versions_from_labels(labels),
                     recipe_hash=labels.get(L.RECIPE_HASH),
+                    recipe=labels.get(L.RECIPE),
                 )
             )
     return sorted(out, key=lambda s: (s.kind, s.tag))
+
+
+def source_flavor_tags(kind: str) -> list[str]:
+    """Tags of the source-flavor images of kind (`recapp build KIND --flavor source`) present here."""
+    return [s.tag for s in list_images((kind,)) if (s.recipe or "").endswith("-source")]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from recapp.builder.images import source_flavor_tags
 from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
@@ -16,8 +17,14 @@ from recapp.reports import records
 
 
 def matrix(
-    rec: Annotated[list[str], typer.Option("--rec", help="REC image (repeat for several)")],
-    app: Annotated[list[str], typer.Option("--app", help="APP image (repeat for several)")],
+    rec: Annotated[list[str] | None, typer.Option("--rec", help="REC image (repeat for several)")] = None,
+    app: Annotated[list[str] | None, typer.Option("--app", help="APP image (repeat for several)")] = None,
+    source: Annotated[
+        bool,
+        typer.Option(
+            "--source", help="also every source-flavor REC/APP built here (recapp build --flavor source)"
+        ),
+    ] = False,
     levels: Annotated[str | None, typer.Option(help="comma-separated levels, default L1,L2,L3,L4")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for matrix.json, job records and logs")] = Path(
         "matrix-out"
@@ -25,6 +32,10 @@ def matrix(
     json_out: Annotated[bool, typer.Option("--json", help="print the matrix record as JSON")] = False,
 ) -> None:
     """Run every APP against every REC through the levels; one cluster per REC is reused across APPs."""
+    rec, app = list(rec or []), list(app or [])
+    if source:
+        rec += [t for t in source_flavor_tags("rec") if t not in rec]
+        app += [t for t in source_flavor_tags("app") if t not in app]
     if not rec or not app:
         raise ConformanceError("give at least one --rec and one --app")
     chosen = parse_levels(levels)

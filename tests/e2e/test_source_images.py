@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from recapp.builder.images import source_flavor_tags
 from recapp.conformance.images import facts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -127,3 +128,11 @@ def test_app_has_no_mpirun_anywhere(engine: Any, app_record: dict[str, Any]) -> 
     assert found == [], f"launcher files in the source APP: {found}"
     libs = engine.podman("run", "--rm", SOURCE_APP, "ls", "/opt/openmpi/lib").stdout.split()
     assert "libmpi.so" in libs and not [x for x in libs if x.startswith("libprrte")], libs
+
+
+def test_matrix_source_option_finds_both(rec_record: dict[str, Any], app_record: dict[str, Any]) -> None:
+    """`recapp matrix --source` (and `make matrix`) adds exactly the source-flavor images."""
+    assert SOURCE_REC in source_flavor_tags("rec")
+    assert SOURCE_APP in source_flavor_tags("app")
+    assert not [t for t in source_flavor_tags("rec") + source_flavor_tags("app") if ":" not in t]
+    assert "localhost/recapp/rec:trixie" not in source_flavor_tags("rec")
