@@ -165,14 +165,15 @@ def run_cluster_bench(
     repeats: int,
     step: Sink | None = None,
 ) -> BenchRecord:
+    """Cluster up→ready for each size in `sizes` (none: skipped), and the init_finalize launch variants."""
     say = step or (lambda _t: None)
     started = datetime.now(UTC)
-    up_series = bench_cluster_up(backend, rec, sizes, repeats, say)
+    up_series = bench_cluster_up(backend, rec, sizes, repeats, say) if sizes else []
     launch_series, ratios = bench_launch(backend, rec, app, nodes, np, repeats, say)
     return BenchRecord(
         started_at=started,
         suite="cluster",
-        host={"cpu": cpu_model(), "cores": str(_cores())},
+        host={"cpu": cpu_model(), "cores": str(cores())},
         images={"rec": image_ref(rec) or ImageRef(ref=rec), "app": image_ref(app) or ImageRef(ref=app)},
         parameters={"repeats": repeats, "nodes": nodes, "np": np, "sizes": sizes},
         series=[*up_series, *launch_series],
@@ -180,5 +181,5 @@ def run_cluster_bench(
     )
 
 
-def _cores() -> int:
+def cores() -> int:
     return os.cpu_count() or 0

@@ -25,7 +25,9 @@ from recapp.k8s.backend import ClusterBackend
 from recapp.reports import records
 from recapp.reports.records import Figure, ImageRef, JobRecord, Verification
 
-Mode = Literal["nested", "native"]
+# nested: the APP in the REC (wrap-container); native: the APP's binaries run in the REC; traditional:
+# the cluster's REC is an all-in-one image (runtime + application) and runs the command as-is, on PATH.
+Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
 Sink = Callable[[str], None]
 
@@ -133,7 +135,7 @@ def run_job(
         if not req.app:
             raise JobError("a nested job needs an APP image (--app)")
         app_ref = backend.deliver_image(req.cluster, req.app, step=say)
-    elif req.app:
+    elif req.mode == "native" and req.app:
         native_dir = backend.deliver_binaries(req.cluster, req.app, step=say)
     if req.dvm:
         say("starting the persistent PRRTE DVM")

@@ -22,6 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="image the REC user runs nested (default: the REC's recapp base image, else the REC)",
     )
+    # The running part (conformance/suite): cluster, PMIx levels, workloads.
+    group.addoption("--records-dir", default=None, help="write result records here (matrix, workloads, jobs)")
+    group.addoption("--workloads", default="conformance", help="workload set or names, comma-separated")
+    group.addoption("--references", default="local", help="references: a system name or a YAML file")
+    group.addoption("--repeats", type=int, default=1, help="runs per model and workload")
+    group.addoption("--nodes", type=int, default=2, help="node pods of the conformance cluster")
+    group.addoption("--levels", default=None, help="PMIx levels, comma-separated (default: all)")
 
 
 def _image(config: pytest.Config, option: str) -> str:

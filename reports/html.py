@@ -15,7 +15,8 @@ from pathlib import Path
 
 import jinja2
 
-from recapp.reports import matrix
+from recapp.reports import matrix, plots
+from recapp.reports import side_by_side as sbs
 from recapp.reports.junit import job_reasons
 from recapp.reports.records import BenchRecord, BenchSeries, ImageRef, JobRecord, MatrixRecord
 
@@ -60,6 +61,7 @@ def provenance(
     benches: Sequence[BenchRecord],
     jobs: Sequence[JobRecord],
     attempts: Sequence[JobRecord] = (),
+    samples: Sequence[JobRecord] = (),
 ) -> Provenance:
     """What the records say about where and with what they were produced. `attempts` (a matrix's own
     job records) add their clusters and nodes, which the matrix record itself does not carry."""
@@ -89,6 +91,7 @@ def provenance(
     counts = [
         (len(matrices), "matrix", "matrices"),
         (len(attempts), "matrix attempt", "matrix attempts"),
+        (len(samples), "bench sample job", "bench sample jobs"),
         (len(benches), "bench", "benches"),
         (len(jobs), "job", "jobs"),
     ]
@@ -96,7 +99,7 @@ def provenance(
     dates = sorted(
         [m.started_at for m in matrices] + [b.started_at for b in benches] + [j.started_at for j in jobs]
     )
-    dates = dates or sorted(j.started_at for j in attempts)
+    dates = dates or sorted(j.started_at for j in [*attempts, *samples])
     if dates:
         span = _when(dates[0]) if dates[0] == dates[-1] else f"{_when(dates[0])} … {_when(dates[-1])}"
         facts.append(("date", span))
@@ -106,7 +109,12 @@ def provenance(
             (f"parameters (bench {b.suite})", ", ".join(f"{k}: {v}" for k, v in b.parameters.items()))
         )
     clusters: dict[tuple[str, str], list[str]] = {}
-    for j, kind in [*((j, "") for j in jobs), *((j, ", matrix") for j in attempts)]:
+    tagged = [
+        *((j, "") for j in jobs),
+        *((j, ", matrix") for j in attempts),
+        *((j, ", bench") for j in samples),
+    ]
+    for j, kind in tagged:
         nodes = clusters.setdefault((j.cluster, j.backend + kind), [])
         nodes.extend(n for n in j.nodes if n not in nodes)
     for (cluster, backend), nodes in clusters.items():
@@ -228,6 +236,45 @@ def bench_plot_png(record: BenchRecord) -> bytes:
     return buf.getvalue()
 
 
+def _uri(png: bytes | None) -> str | None:
+    return data_uri(png) if png else None
+
+
+def bench_view(b: BenchRecord) -> dict[str, object]:
+    """What the page shows of one bench record: its series (launch benchmarks) and, for a side-by-side
+    record, ratios first, every figure, reference checks, image sizes, what was skipped, and plots."""
+    view: dict[str, object] = {
+        "record": b,
+        "rows": series_rows(b),
+        "plot": data_uri(bench_plot_png(b)) if b.series else None,
+        "side_by_side": sbs.is_side_by_side(b),
+    }
+    if view["side_by_side"]:
+        view.update(
+            headers=sbs.headers(b),
+            models=[sbs.MODEL_TEXT[m] for m in sbs.models_of(b)],
+            headline=[sbs.row_cells(r) for r in sbs.rows(b, headline=True)],
+            others=[sbs.row_cells(r) for r in sbs.rows(b, headline=False)],
+            checks=sbs.check_rows(b),
+            sizes=sbs.size_rows(b),
+            skipped=sorted(b.skipped.items()),
+            plots=[
+                (title, uri)
+                for title, uri in (
+                    (
+                        "nested ÷ native and traditional ÷ native (headline figures)",
+                        _uri(plots.ratio_bars(b)),
+                    ),
+                    ("latency against message size", _uri(plots.message_size(b, "lat", "latency"))),
+                    ("bandwidth against message size", _uri(plots.message_size(b, "bw", "bandwidth"))),
+                    ("scaling with the number of ranks", _uri(plots.scaling(b))),
+                )
+                if uri
+            ],
+        )
+    return view
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -260,6 +307,7 @@ def page(
     jobs: Sequence[JobRecord] = (),
     attempts: Sequence[JobRecord] = (),
     title: str = "recapp report",
+    samples: Sequence[JobRecord] = (),
 ) -> str:
     """The report folder as one HTML page that needs no other file. `attempts` are job records a
     matrix ran for its cells: counted under their matrix, not listed as jobs."""
@@ -268,7 +316,7 @@ def page(
         .get_template("report.html")
         .render(
             title=title,
-            provenance=provenance(matrices, benches, jobs, attempts),
+            provenance=provenance(matrices, benches, jobs, attempts, samples),
             matrices=[
                 {
                     "record": m,
@@ -278,14 +326,8 @@ def page(
                 }
                 for m in matrices
             ],
-            benches=[
-                {
-                    "record": b,
-                    "rows": series_rows(b),
-                    "plot": data_uri(bench_plot_png(b)) if b.series else None,
-                }
-                for b in benches
-            ],
+            benches=[bench_view(b) for b in benches],
+            summary=[(b.suite, list(b.ratios.items())) for b in benches if b.ratios],
             jobs=job_rows(jobs),
             mark=matrix.DISAGREEMENT_MARK,
             corner=matrix.CORNER,

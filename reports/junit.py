@@ -155,6 +155,37 @@ def bench_suite(record: BenchRecord, name: str | None = None) -> ET.Element:
         [(f"host {k}", v) for k, v in record.host.items()]
         + [(f"ratio {k}", f"{v}") for k, v in record.ratios.items()],
     )
+    for check in record.references:
+        case = _case(suite, f"references {check.system}", f"{check.workload} {check.figure}", 0.0)
+        _properties(
+            case,
+            [
+                ("measured", f"{check.measured}"),
+                ("reference", f"{check.reference}"),
+                ("lower", "" if check.lower is None else f"{check.lower}"),
+                ("upper", "" if check.upper is None else f"{check.upper}"),
+                ("unit", check.unit),
+            ],
+        )
+        if not check.passed:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                {"message": xml_text(check.reason or "outside its bounds"), "type": "reference"},
+            )
+            failure.text = xml_text(check.reason or "")
+    for comp in record.comparisons:
+        case = _case(suite, f"bench {record.suite}", f"{comp.workload} np={comp.np} {comp.figure}", 0.0)
+        _properties(
+            case,
+            [
+                *((f"{model} median", f"{s.median} {s.unit}") for model, s in comp.columns.items()),
+                *((f"ratio {name}", f"{value}") for name, value in comp.ratios.items()),
+            ],
+        )
+    for what, why in sorted(record.skipped.items()):
+        case = _case(suite, f"bench {record.suite}", f"{what} (not measured)", 0.0)
+        ET.SubElement(case, "skipped", {"message": xml_text(why)})
     for series in record.series:
         seconds = sum(series.samples) if series.unit == "s" else 0.0
         case = _case(suite, f"bench {record.suite}", series.name, seconds)

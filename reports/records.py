@@ -49,7 +49,9 @@ class JobRecord(BaseModel):
     cluster: str
     backend: str
     nodes: list[str]
-    mode: Literal["nested", "native"]
+    # nested: the APP inside the REC; native: the APP's binaries run in the REC; traditional: an
+    # all-in-one image (runtime + application) is the cluster's REC and runs the command as-is.
+    mode: Literal["nested", "native", "traditional"]
     dvm: bool = False
     fresh_containers: bool = False  # nested: a `podman run` per rank instead of the node's APP sandbox
     rec: ImageRef
@@ -82,6 +84,39 @@ class BenchSeries(BaseModel):
     spread: float
 
 
+Better = Literal["higher", "lower"]
+
+
+class Comparison(BaseModel):
+    """One figure of one workload, measured side by side in each launch model (alternating)."""
+
+    workload: str
+    figure: str
+    unit: str
+    better: Better  # which way is good for this figure (time: lower; Mop/s, MB/s: higher)
+    np: int
+    columns: dict[str, BenchSeries]  # model (nested, native, traditional) → its samples
+    # nested ÷ native and traditional ÷ native of the medians, when both were measured
+    ratios: dict[str, float] = Field(default_factory=dict)
+    headline: bool = False  # one of the figures the summary shows first
+
+
+class ReferenceCheck(BaseModel):
+    """A measured figure against its reference, ReFrame-style: value with relative lower/upper
+    bounds (e.g. -0.1 = 10 % below) in one unit; outside the bounds fails the check."""
+
+    system: str
+    workload: str
+    figure: str  # a figure name, or `ratio:<figure>` for the nested ÷ native ratio
+    measured: float
+    unit: str
+    reference: float
+    lower: float | None = None
+    upper: float | None = None
+    passed: bool
+    reason: str | None = None  # why it failed, with the numbers
+
+
 class BenchRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["bench"] = "bench"
@@ -92,6 +127,11 @@ class BenchRecord(BaseModel):
     parameters: dict[str, object]
     series: list[BenchSeries]
     ratios: dict[str, float]
+    comparisons: list[Comparison] = Field(default_factory=list)
+    references: list[ReferenceCheck] = Field(default_factory=list)
+    image_sizes: dict[str, int] = Field(default_factory=dict)  # image ref → bytes (podman's Size)
+    skipped: dict[str, str] = Field(default_factory=dict)  # workload or model → why it was not measured
+    job_ids: list[str] = Field(default_factory=list)  # the job records behind the samples
 
 
 Status = Literal["PASS", "FAIL", "REFUSED", "HANG", "WRONG", "SKIPPED"]

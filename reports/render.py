@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from recapp.errors import ReportError
 from recapp.reports import bench_table, html, junit, matrix
+from recapp.reports import side_by_side as sbs
 from recapp.reports.records import SCHEMA_VERSION, BenchRecord, JobRecord, MatrixRecord
 
 REPORT_KIND = "report"
@@ -35,6 +36,7 @@ class Records:
     benches: list[BenchRecord] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)  # jobs of their own
     attempts: list[JobRecord] = field(default_factory=list)  # jobs a matrix ran for its cells
+    samples: list[JobRecord] = field(default_factory=list)  # jobs a side-by-side bench ran for its samples
     sources: list[tuple[str, BaseModel]] = field(default_factory=list)
 
     def add(self, source: str, record: BaseModel) -> None:
@@ -98,6 +100,10 @@ def load_dir(src: Path, skip: Path | None = None) -> Records:
     attempt = [any(matrix.is_attempt(j, m) for m in found.matrices) for j in found.jobs]
     found.attempts = [j for j, a in zip(found.jobs, attempt, strict=True) if a]
     found.jobs = [j for j, a in zip(found.jobs, attempt, strict=True) if not a]
+    # Likewise a side-by-side bench's samples: the bench record summarises them.
+    sampled = {i for b in found.benches for i in b.job_ids}
+    found.samples = [j for j in found.jobs if j.id in sampled]
+    found.jobs = [j for j in found.jobs if j.id not in sampled]
     return found
 
 
@@ -129,8 +135,13 @@ def _md_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 
 def markdown(records: Records, title: str = "recapp report") -> str:
-    prov = html.provenance(records.matrices, records.benches, records.jobs, records.attempts)
-    parts = [f"# {title}", "## Provenance"]
+    prov = html.provenance(records.matrices, records.benches, records.jobs, records.attempts, records.samples)
+    parts = [f"# {title}"]
+    summary = [b for b in records.benches if b.ratios]
+    if summary:
+        parts.append("## Summary: ratios of medians")
+        parts += [f"{matrix.md_escape(b.suite)}:\n\n{bench_table.ratio_table(b)}" for b in summary]
+    parts.append("## Provenance")
     parts.append(
         "\n".join(f"- {matrix.md_escape(what)}: {matrix.md_escape(value)}" for what, value in prov.facts)
     )
@@ -147,6 +158,9 @@ def markdown(records: Records, title: str = "recapp report") -> str:
         if attempts:
             parts.append(html.attempts_note(attempts))
     for b in records.benches:
+        if sbs.is_side_by_side(b):
+            parts.append(sbs.markdown(b))
+            continue
         parts += [
             f"## Benchmarks: {matrix.md_escape(b.suite)}",
             f"started {b.started_at.isoformat()} · the plot of medians with their spread is in report.html",
@@ -183,9 +197,9 @@ def render_dir(src_dir: Path | str, out_dir: Path | str) -> list[Path]:
     records = load_dir(src, skip=out / "records.json")
     outputs = {
         "report.md": markdown(records).encode("utf-8"),
-        "report.html": html.page(records.matrices, records.benches, records.jobs, records.attempts).encode(
-            "utf-8"
-        ),
+        "report.html": html.page(
+            records.matrices, records.benches, records.jobs, records.attempts, samples=records.samples
+        ).encode("utf-8"),
         "junit.xml": junit.junit_xml(records.matrices, records.benches, records.jobs),
         "records.json": merged_json(records).encode("utf-8"),
     }

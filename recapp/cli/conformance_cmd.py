@@ -1,15 +1,83 @@
-"""`recapp conformance images`: the static image checks, as one pytest session."""
+"""`recapp conformance`: the whole suite for a REC and/or an APP in one pytest session, ending in the
+report; `recapp conformance images`: the static image checks only."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from recapp.conformance.session import run_suite
+from recapp.cli.ui import console
+from recapp.conformance import references
+from recapp.conformance.matrix.levels import parse_levels
+from recapp.conformance.session import FullRun, run_full_suite, run_suite
+from recapp.conformance.workloads.catalog import select
 from recapp.errors import RecappError
+from recapp.host import images as host_images
+from recapp.reports.render import render_dir
 
-conformance = typer.Typer(help="Run the conformance suite against REC and APP images.", no_args_is_help=True)
+conformance = typer.Typer(
+    help="Run the conformance suite against REC and APP images.",
+    invoke_without_command=True,
+)
+
+PYTEST_JUNIT = "pytest-junit.xml"
+
+
+@conformance.callback()
+def full(
+    ctx: typer.Context,
+    rec: Annotated[str | None, typer.Option("--rec", help="REC image")] = None,
+    app: Annotated[str | None, typer.Option("--app", help="APP image")] = None,
+    out: Annotated[Path, typer.Option("--out", help="records, report and JUnit go here")] = Path(
+        "conformance-out"
+    ),
+    workloads: Annotated[
+        str, typer.Option(help="workload set or names, comma-separated (catalog.yaml)")
+    ] = "conformance",
+    refs: Annotated[
+        str, typer.Option("--references", help="references: a system name or a YAML file")
+    ] = references.DEFAULT_SYSTEM,
+    repeats: Annotated[int, typer.Option(min=1, help="runs per model and workload")] = 1,
+    nodes: Annotated[int, typer.Option(min=2, help="node pods of the conformance cluster")] = 2,
+    levels: Annotated[str | None, typer.Option(help="PMIx levels, comma-separated (default: all)")] = None,
+) -> None:
+    """Image checks, the REC as a cluster, the PMIx levels of the pair and the workloads with their
+    sanity and reference checks — one pytest session; then report.html, junit.xml and records.json
+    in OUT (and pytest's own JUnit, every check, as pytest-junit.xml). Give --rec, --app or both:
+    what needs the other image is skipped, saying so."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not rec and not app:
+        console.print(ctx.get_help(), markup=False)
+        raise RecappError("give --rec and/or --app")
+    # Bad input fails here, in one line, before any container starts.
+    select([w.strip() for w in workloads.split(",") if w.strip()])
+    references.load(refs)
+    parse_levels(levels)
+    for option, ref in (("--rec", rec), ("--app", app)):
+        if ref and host_images.image_id(ref) is None:
+            raise RecappError(f"{option} {ref}: image not found in the local image store")
+    out.mkdir(parents=True, exist_ok=True)
+    code = run_full_suite(
+        FullRun(
+            rec_image=rec,
+            app_image=app,
+            records_dir=out,
+            workloads=workloads,
+            references=refs,
+            repeats=repeats,
+            nodes=nodes,
+            levels=levels,
+            junit=out / PYTEST_JUNIT,
+        )
+    )
+    if any(out.rglob("*.json")):
+        for path in render_dir(out, out):
+            console.print(str(path), markup=False)
+    console.print(f"{out / PYTEST_JUNIT} (every check)", markup=False)
+    raise typer.Exit(code)
 
 
 @conformance.command("images")

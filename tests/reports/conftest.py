@@ -11,6 +11,7 @@ from recapp.reports import records
 from recapp.reports.records import (
     BenchRecord,
     BenchSeries,
+    Comparison,
     Figure,
     ImageRef,
     JobRecord,
@@ -18,6 +19,7 @@ from recapp.reports.records import (
     MatrixPair,
     MatrixRecord,
     RankReport,
+    ReferenceCheck,
     Verification,
 )
 
@@ -189,3 +191,132 @@ def records_dir(
     for job in jobs:
         records.write(job, src / "jobs" / f"{job.id}.json")
     return src
+
+
+def _series(name: str, unit: str, samples: list[float]) -> BenchSeries:
+    ordered = sorted(samples)
+    return BenchSeries(
+        name=name,
+        unit=unit,
+        samples=samples,
+        median=ordered[len(ordered) // 2],
+        spread=ordered[-1] - ordered[0],
+    )
+
+
+def _comparison(workload: str, figure: str, unit: str, np: int, values: dict[str, list[float]], **kw):
+    columns = {m: _series(f"{workload} {figure} {m}", unit, v) for m, v in values.items()}
+    ratios = {
+        f"{m}/native": round(columns[m].median / columns["native"].median, 4)
+        for m in ("nested", "traditional")
+        if m in columns and "native" in columns
+    }
+    return Comparison(
+        workload=workload,
+        figure=figure,
+        unit=unit,
+        better="lower" if unit in ("s", "us") else "higher",
+        np=np,
+        columns=columns,
+        ratios=ratios,
+        headline=kw.get("headline", False),
+    )
+
+
+SAMPLE_JOB_ID = "20261128T140000-sbs1-aaaaaa"
+
+
+def make_side_by_side() -> BenchRecord:
+    """Two ping-pong sweeps (8 B … 4 MiB), EP at 1, 2, 4 ranks, init_finalize; one failing reference."""
+    comps = [
+        _comparison(
+            "init_finalize",
+            "init_finalize_s",
+            "s",
+            4,
+            {"nested": [0.21, 0.2, 0.22], "native": [0.15, 0.16, 0.15], "traditional": [0.17, 0.18, 0.16]},
+            headline=True,
+        ),
+        _comparison(
+            "ep.A",
+            "npb_time_s",
+            "s",
+            2,
+            {"nested": [10.1, 10.0, 10.2], "native": [10.0, 9.9, 10.0]},
+            headline=True,
+        ),
+    ]
+    for size in (8, 1024, 65536, 4194304):
+        for kind, unit, base in (
+            ("lat", "us", 1.0 + size / 5000),
+            ("bw", "MB/s", size / (1.0 + size / 5000)),
+        ):
+            comps.append(
+                _comparison(
+                    "pingpong-shm",
+                    f"pingpong_{kind}_{size}",
+                    unit,
+                    2,
+                    {"nested": [base * 1.05] * 3, "native": [base] * 3, "traditional": [base * 1.01] * 3},
+                    headline=(kind, size) in (("lat", 8), ("bw", 4194304)),
+                )
+            )
+    for np in (1, 2, 4):
+        comps.append(
+            _comparison(
+                "ep.W",
+                "npb_mops",
+                "Mop/s",
+                np,
+                {"nested": [40.0 * min(np, 2)] * 3, "native": [41.0 * min(np, 2)] * 3},
+            )
+        )
+    return BenchRecord(
+        started_at=datetime(2026, 11, 28, 14, 0, 0, tzinfo=UTC),
+        suite="workloads (default)",
+        host={"cpu": "Intel(R) Xeon(R) Processor", "cores": "2"},
+        images={
+            "rec": ImageRef(ref=REC_T, id="sha256:aaa", versions={"pmix": "5.0.7", "prrte": "3.0.8"}),
+            "app-nas": ImageRef(ref="localhost/recapp/app-nas:trixie", id="sha256:fff"),
+            "all-in-one": ImageRef(ref="localhost/recapp/aio:trixie", id="sha256:999"),
+        },
+        parameters={"repeats": 3, "nodes": 2},
+        series=[],
+        ratios={f"{c.workload} {c.figure} {k}": v for c in comps if c.headline for k, v in c.ratios.items()},
+        comparisons=comps,
+        references=[
+            ReferenceCheck(
+                system="local",
+                workload="ep.A",
+                figure="ratio:npb_time_s",
+                measured=1.01,
+                unit="",
+                reference=1.0,
+                upper=0.02,
+                passed=True,
+            ),
+            ReferenceCheck(
+                system="local",
+                workload="pingpong-shm",
+                figure="ratio:pingpong_lat_8",
+                measured=1.05,
+                unit="",
+                reference=1.0,
+                upper=0.02,
+                passed=False,
+                reason="ratio:pingpong_lat_8 = 1.05 is above 1.02 (reference 1, upper bound +2%)",
+            ),
+        ],
+        image_sizes={
+            REC_T: 724_000_000,
+            "localhost/recapp/app-nas:trixie": 465_000_000,
+            "localhost/recapp/aio:trixie": 900_000_000,
+        },
+        skipped={"gromacs": "APP image localhost/recapp/app-gromacs:trixie is not built"},
+        job_ids=[SAMPLE_JOB_ID],
+    )
+
+
+@pytest.fixture
+def side_by_side() -> BenchRecord:
+    return make_side_by_side()

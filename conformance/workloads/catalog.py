@@ -1,0 +1,106 @@
+"""The workload catalog (catalog.yaml): what each benchmarked workload runs, where, and which figures
+it compares; and the named sets of workloads (`quick`, `default`, `demo`)."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from recapp.errors import ConformanceError
+
+DATA = Path(__file__).with_name("catalog.yaml")
+WALL = "wall_s"  # the job's wall time, a figure every job has
+LOWER_IS_BETTER_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
+
+
+class Workload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    app: str  # APP workload: localhost/recapp/app-<app>:SUITE
+    command: list[str] = Field(min_length=1)
+    np: list[int]
+    ranks_per_node: int | None = None  # default: spread evenly over the cluster's nodes
+    figures: list[str] = Field(min_length=1)
+    warmup: list[str] | None = None  # None: the command itself; []: no warm-up run
+    headline: list[str] | None = None  # figures in the summary ratios (default: figures without wildcards)
+    timeout_s: float = 600.0
+
+    @field_validator("np", mode="before")
+    @classmethod
+    def _np_list(cls, v: object) -> object:
+        return [v] if isinstance(v, int) else v
+
+    @field_validator("np")
+    @classmethod
+    def _np_positive(cls, v: list[int]) -> list[int]:
+        if not v or any(n < 1 for n in v):
+            raise ValueError("np must be at least 1")
+        return v
+
+    def per_node(self, np: int, nodes: int) -> int:
+        return self.ranks_per_node or max(1, math.ceil(np / nodes))
+
+    def nodes_needed(self, np: int, nodes: int) -> int:
+        return math.ceil(np / self.per_node(np, nodes))
+
+    def wanted(self, figure: str) -> bool:
+        return any(fnmatch.fnmatchcase(figure, pattern) for pattern in self.figures)
+
+    def is_headline(self, figure: str) -> bool:
+        if self.headline is not None:
+            return figure in self.headline
+        return figure in self.figures
+
+    def warmup_command(self) -> list[str]:
+        return self.command if self.warmup is None else self.warmup
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workloads: dict[str, Workload]
+    sets: dict[str, list[str]]
+
+
+def better(unit: str) -> Literal["higher", "lower"]:
+    """Times are better lower; rates (Mop/s, MB/s, ns/day) higher."""
+    return "lower" if unit in LOWER_IS_BETTER_UNITS else "higher"
+
+
+@cache
+def catalog() -> Catalog:
+    try:
+        data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+        for name, entry in (data.get("workloads") or {}).items():
+            entry["name"] = name
+        parsed = Catalog.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise ConformanceError(f"{DATA}: {str(exc).splitlines()[0]}") from exc
+    for set_name, members in parsed.sets.items():
+        unknown = [m for m in members if m not in parsed.workloads]
+        if unknown:
+            raise ConformanceError(f"{DATA}: set {set_name!r} names unknown workload(s) {', '.join(unknown)}")
+    return parsed
+
+
+def select(names: list[str]) -> list[Workload]:
+    """Workloads by set name (`default`) or workload name (`ep.A`), in order, each once."""
+    cat = catalog()
+    chosen: dict[str, Workload] = {}
+    for name in names:
+        if name in cat.sets:
+            for member in cat.sets[name]:
+                chosen.setdefault(member, cat.workloads[member])
+        elif name in cat.workloads:
+            chosen.setdefault(name, cat.workloads[name])
+        else:
+            known = ", ".join([*cat.sets, *cat.workloads])
+            raise ConformanceError(f"workload {name!r}: neither a set nor a workload (known: {known})")
+    return list(chosen.values())

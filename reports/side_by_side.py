@@ -1,0 +1,193 @@
+"""Views of a side-by-side bench record (nested / native / traditional): the rows of its tables,
+shared by the Markdown and HTML reports, and the Markdown itself (tabulate)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tabulate import tabulate
+
+from recapp.reports.records import BenchRecord, BenchSeries, Comparison
+
+MODELS = ("nested", "native", "traditional")
+RATIOS = ("nested/native", "traditional/native")
+MODEL_TEXT = {
+    "nested": "nested: the APP inside the REC",
+    "native": "native: the same binary run directly in the REC",
+    "traditional": "traditional: one all-in-one image (runtime + application), no nesting",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: str
+    np: int
+    figure: str
+    unit: str
+    better: str
+    cells: tuple[str, ...]  # per model: "median ± spread/2 (n)" or ""
+    ratios: tuple[str, ...]  # per ratio: "1.013" or ""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    workload: str
+    figure: str
+    measured: str
+    reference: str
+    bounds: str
+    result: str  # PASS or FAIL
+    reason: str
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
+
+
+def cell(s: BenchSeries | None) -> str:
+    if s is None:
+        return ""
+    return f"{_num(s.median)} ±{_num(s.spread / 2)} (n={len(s.samples)})"
+
+
+def models_of(record: BenchRecord) -> list[str]:
+    used = {m for c in record.comparisons for m in c.columns}
+    return [m for m in MODELS if m in used]
+
+
+def ratios_of(record: BenchRecord) -> list[str]:
+    used = {r for c in record.comparisons for r in c.ratios}
+    return [r for r in RATIOS if r in used]
+
+
+def rows(record: BenchRecord, *, headline: bool | None = None) -> list[Row]:
+    models, ratios = models_of(record), ratios_of(record)
+    out = []
+    for c in record.comparisons:
+        if headline is not None and c.headline != headline:
+            continue
+        out.append(
+            Row(
+                workload=c.workload,
+                np=c.np,
+                figure=c.figure,
+                unit=c.unit,
+                better=c.better,
+                cells=tuple(cell(c.columns.get(m)) for m in models),
+                ratios=tuple(f"{c.ratios[r]:.3f}" if r in c.ratios else "" for r in ratios),
+            )
+        )
+    return out
+
+
+def headers(record: BenchRecord) -> list[str]:
+    return [
+        "workload",
+        "np",
+        "figure",
+        "unit",
+        "better",
+        *models_of(record),
+        *(r.replace("/", " ÷ ") for r in ratios_of(record)),
+    ]
+
+
+def row_cells(row: Row) -> list[str]:
+    return [row.workload, str(row.np), row.figure, row.unit, row.better, *row.cells, *row.ratios]
+
+
+def _bound(value: float | None) -> str:
+    return "unbounded" if value is None else f"{value:+.0%}"
+
+
+def check_rows(record: BenchRecord) -> list[CheckRow]:
+    return [
+        CheckRow(
+            workload=c.workload,
+            figure=c.figure,
+            measured=f"{_num(c.measured)} {c.unit}".strip(),
+            reference=f"{_num(c.reference)} {c.unit}".strip(),
+            bounds=f"{_bound(c.lower)} … {_bound(c.upper)}",
+            result="PASS" if c.passed else "FAIL",
+            reason=c.reason or "",
+        )
+        for c in record.references
+    ]
+
+
+def size_rows(record: BenchRecord) -> list[tuple[str, str, str]]:
+    """(role, image, size in MB) for every image whose size was recorded."""
+    roles = {img.ref: role for role, img in record.images.items()}
+    return [
+        (roles.get(ref, ""), ref, f"{size / 1e6:.0f}") for ref, size in sorted(record.image_sizes.items())
+    ]
+
+
+def is_side_by_side(record: BenchRecord) -> bool:
+    return bool(record.comparisons or record.skipped)
+
+
+def sweeps(record: BenchRecord, kind: str) -> dict[str, list[Comparison]]:
+    """Figures named `<prefix>_<kind>_<bytes>` (e.g. pingpong_lat_8), per workload, by message size."""
+    found: dict[str, list[Comparison]] = {}
+    for c in record.comparisons:
+        head, _, size = c.figure.rpartition("_")
+        if size.isdigit() and head.endswith(f"_{kind}"):
+            found.setdefault(c.workload, []).append(c)
+    return {w: sorted(cs, key=lambda c: int(c.figure.rpartition("_")[2])) for w, cs in found.items()}
+
+
+def scaling(record: BenchRecord) -> dict[tuple[str, str], list[Comparison]]:
+    """(workload, figure) measured at more than one rank count, by np."""
+    found: dict[tuple[str, str], list[Comparison]] = {}
+    for c in record.comparisons:
+        found.setdefault((c.workload, c.figure), []).append(c)
+    return {k: sorted(v, key=lambda c: c.np) for k, v in found.items() if len({c.np for c in v}) > 1}
+
+
+def _table(rows_: Sequence[Sequence[str]], heads: Sequence[str]) -> str:
+    # Markdown cells: a pipe would end the cell.
+    esc = [[str(c).replace("|", "\\|") for c in r] for r in rows_]
+    return tabulate(esc, headers=list(heads), tablefmt="github", disable_numparse=True)
+
+
+def markdown(record: BenchRecord) -> str:
+    """Ratios first (the headline figures), then every figure, the reference checks, image sizes and
+    what was skipped and why."""
+    parts = [f"## Side by side: {record.suite}"]
+    parts.append(
+        "Each workload ran in every model below in one session, the models alternating within each "
+        f"repeat ({record.parameters.get('repeats', '?')} repeats); cells are median ±half the spread "
+        "(max − min) with the number of samples; ratios are of the medians."
+    )
+    parts.append("\n".join(f"- {MODEL_TEXT[m]}" for m in models_of(record)))
+    heads = headers(record)
+    top = rows(record, headline=True)
+    if top:
+        parts += ["### Ratios (headline figures)", _table([row_cells(r) for r in top], heads)]
+    rest = rows(record, headline=False)
+    if rest:
+        parts += ["### Every figure", _table([row_cells(r) for r in rest], heads)]
+    checks = check_rows(record)
+    if checks:
+        failed = sum(1 for c in checks if c.result == "FAIL")
+        parts += [
+            f"### References ({len(checks) - failed} passed, {failed} failed)",
+            _table(
+                [
+                    [c.workload, c.figure, c.measured, c.reference, c.bounds, c.result, c.reason]
+                    for c in checks
+                ],
+                ["workload", "figure", "measured", "reference", "bounds", "result", "why"],
+            ),
+        ]
+    sizes = size_rows(record)
+    if sizes:
+        parts += ["### Image sizes", _table([list(r) for r in sizes], ["role", "image", "size MB"])]
+    if record.skipped:
+        parts += [
+            "### Not measured",
+            "\n".join(f"- {what}: {why}" for what, why in sorted(record.skipped.items())),
+        ]
+    return "\n\n".join(parts)
