@@ -16,6 +16,7 @@ help:
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
 	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
+	@echo "make bench  - workloads nested vs native vs traditional, launch and cluster benchmarks → bench-results/DATE/report.html"
 
 # Idempotent: installs only what is missing; the venv is rebuilt when pyproject.toml changes.
 setup: host-packages venv
@@ -62,11 +63,15 @@ images-source: setup
 test-source: images-source
 	$(PYTEST) -m slow tests/e2e/test_source_images.py
 
+# The talk's demo: MPI examples, NAS EP class S, ping-pong and the CI-size GROMACS run across a
+# 2-node local cluster, nested; ends with the HTML report's path.
 demo: setup
 	$(RECAPP) doctor
-	$(RECAPP) demo --suite $(SUITE)
+	$(RECAPP) build rec --suite $(SUITE)
+	$(RECAPP) build app --suite $(SUITE)
 	$(RECAPP) conformance images --rec-image localhost/recapp/rec:$(SUITE) --app-image localhost/recapp/app-mpi:$(SUITE)
 	$(RECAPP) images
+	$(RECAPP) demo --suite $(SUITE)
 
 test: setup lint
 	$(PYTEST) -m "not slow" tests
@@ -87,6 +92,10 @@ matrix: images-all
 	  --source --out matrix-out
 	$(RECAPP) report matrix-out --out matrix-report
 
-# Benchmarks on the default images: JSON + a table in a dated folder under bench-results/.
-bench: images
-	$(RECAPP) bench --suite $(SUITE)
+# Benchmarks on the default images, in a dated folder under bench-results/: workloads nested vs
+# native vs traditional (alternating, 3 repeats), the launch variants and cluster up; records,
+# report.md, report.html (plots), junit.xml. About 20 min on 2 cores; `make bench BENCH_ARGS=--quick`
+# for a first look, BENCH_ARGS="--repeats 5" for tighter medians.
+BENCH_ARGS ?=
+bench: setup
+	$(RECAPP) bench --suite $(SUITE) $(BENCH_ARGS)

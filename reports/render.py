@@ -97,13 +97,13 @@ def load_dir(src: Path, skip: Path | None = None) -> Records:
         raise ReportError(f"{src}: no record JSON files found")
     found.jobs.sort(key=lambda j: (j.started_at, j.id))
     # A matrix's attempts are its cells' evidence: kept in records.json, not counted again as jobs.
-    attempt = [any(matrix.is_attempt(j, m) for m in found.matrices) for j in found.jobs]
-    found.attempts = [j for j, a in zip(found.jobs, attempt, strict=True) if a]
-    found.jobs = [j for j, a in zip(found.jobs, attempt, strict=True) if not a]
-    # Likewise a side-by-side bench's samples: the bench record summarises them.
+    # A side-by-side bench's samples: the bench record names them and summarises them.
     sampled = {i for b in found.benches for i in b.job_ids}
     found.samples = [j for j in found.jobs if j.id in sampled]
     found.jobs = [j for j in found.jobs if j.id not in sampled]
+    attempt = [any(matrix.is_attempt(j, m) for m in found.matrices) for j in found.jobs]
+    found.attempts = [j for j, a in zip(found.jobs, attempt, strict=True) if a]
+    found.jobs = [j for j, a in zip(found.jobs, attempt, strict=True) if not a]
     return found
 
 
@@ -139,7 +139,7 @@ def markdown(records: Records, title: str = "recapp report") -> str:
     parts = [f"# {title}"]
     summary = [b for b in records.benches if b.ratios]
     if summary:
-        parts.append("## Summary: ratios of medians")
+        parts += ["## Summary: ratios of medians", html.SUMMARY_NOTE]
         parts += [f"{matrix.md_escape(b.suite)}:\n\n{bench_table.ratio_table(b)}" for b in summary]
     parts.append("## Provenance")
     parts.append(

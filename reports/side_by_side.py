@@ -158,7 +158,7 @@ def markdown(record: BenchRecord) -> str:
     parts = [f"## Side by side: {record.suite}"]
     parts.append(
         "Each workload ran in every model below in one session, the models alternating within each "
-        f"repeat ({record.parameters.get('repeats', '?')} repeats); cells are median ±half the spread "
+        f"repeat (repeats: {record.parameters.get('repeats', '?')}); cells are median ±half the spread "
         "(max − min) with the number of samples; ratios are of the medians."
     )
     parts.append("\n".join(f"- {MODEL_TEXT[m]}" for m in models_of(record)))

@@ -203,12 +203,17 @@ def looks_like_nas(output: str) -> bool:
 
 
 def figures(output: str) -> dict[str, Figure]:
-    """`npb_time_s` and `npb_mops` of a NAS run; {} for output of anything else or an unusable run."""
+    """`npb_time_s`, `npb_mops` and `npb_verified` (1 = NPB's Verification SUCCESSFUL, 0 = not) of a
+    NAS run; {} for output of anything else or an unusable run."""
     try:
         r = parse(output)
     except NasOutputError:
         return {}
-    return {"npb_time_s": Figure(value=r.time_s, unit="s"), "npb_mops": Figure(value=r.mops, unit="Mop/s")}
+    return {
+        "npb_time_s": Figure(value=r.time_s, unit="s"),
+        "npb_mops": Figure(value=r.mops, unit="Mop/s"),
+        "npb_verified": Figure(value=1.0 if r.verified else 0.0, unit="bool"),
+    }
 
 
 def sanity_errors(output: str) -> list[str]:

@@ -382,6 +382,7 @@ def test_successful_run_has_figures_and_no_sanity_errors(name: str) -> None:
     figures = nas_output.figures(text)
     assert (figures["npb_time_s"].value, figures["npb_time_s"].unit) == (time_s, "s")
     assert (figures["npb_mops"].value, figures["npb_mops"].unit) == (mops, "Mop/s")
+    assert (figures["npb_verified"].value, figures["npb_verified"].unit) == (1.0, "bool")
 
 
 @pytest.mark.parametrize("name", PERTURBED)
@@ -389,6 +390,7 @@ def test_perturbed_run_is_reported_unsuccessful(name: str) -> None:
     text, (kernel, cls, np, *_) = CAPTURES[name]
     assert "RECAPP_NPB_PERTURB=1" in text
     assert not parse(text).verified
+    assert nas_output.figures(text)["npb_verified"].value == 0.0
     assert nas_output.sanity_errors(text) == [
         f"NPB {kernel} class {cls} on {np} processes: verification UNSUCCESSFUL"
     ]
