@@ -48,4 +48,5 @@ def test_warmup_defaults_to_the_command():
     cat = catalog.catalog().workloads
     assert cat["init_finalize"].warmup_command() == ["init_finalize"]
     assert cat["ep.A"].warmup_command() == ["ep.S.x"]
-    assert cat["gromacs"].warmup_command() == []
+    assert cat["gromacs"].warmup_command() == ["gmx-water", "ci"]
+    assert cat["gromacs-ci"].warmup_command() == []

@@ -26,7 +26,7 @@ def test_bench_one_workload_side_by_side(default_images, run_recapp, tmp_path):
         "bench", "--workload", "init_finalize", "--repeats", "3", "--no-launch", "--out", str(tmp_path),
         timeout=900,
     )  # fmt: skip
-    assert result.code == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
     # Ratios first: the summary table is the first thing printed after the title.
     first_table = result.stdout.split("\n\n")[1]
     assert "init_finalize init_finalize_s nested/native" in first_table
@@ -58,7 +58,7 @@ def test_conformance_rec_and_app_small_set(default_images, nas_image, run_recapp
         "conformance", "--rec", REC, "--app", nas_image, "--workloads", "ep.S", "--levels", "L1,L3",
         "--out", str(out), timeout=1500,
     )  # fmt: skip
-    assert result.code == 0, (result.stdout + result.stderr)[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     suite = ET.parse(out / "pytest-junit.xml").getroot().find("testsuite")
     names = [c.get("name") for c in suite.findall("testcase")]
     assert "test_every_node_ready" in names and "test_prterun_reaches_every_node" in names
@@ -80,7 +80,7 @@ def test_conformance_app_only_skips_what_needs_a_rec(default_images, run_recapp,
     result = run_recapp(
         "conformance", "--app", APP, "--workloads", "init_finalize", "--out", str(out), timeout=900
     )
-    assert result.code == 0, (result.stdout + result.stderr)[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     suite = ET.parse(out / "pytest-junit.xml").getroot().find("testsuite")
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     skipped = {n: c.find("skipped").get("message") for n, c in cases.items() if c.find("skipped") is not None}
