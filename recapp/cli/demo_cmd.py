@@ -91,7 +91,7 @@ def demo(
     finally:
         if not keep:
             backend.down(name)
-    _show(results, rec, apps["mpi"])
+    _show(results, rec)
     for line in left_out:
         console.print(f"left out: {line}", markup=False)
     if not keep:
@@ -103,13 +103,15 @@ def demo(
         raise typer.Exit(1)
 
 
-def _show(results: list[JobRecord], rec, app) -> None:
+def _show(results: list[JobRecord], rec) -> None:
     rows = []
     for r in results:
         figures = ", ".join(f"{k} = {v.value:g} {v.unit}" for k, v in _headline(r).items())
+        app = f"{r.app.ref.rsplit('/', 1)[-1]} (Open MPI {r.app.versions.get('ompi', '?')})" if r.app else ""
         rows.append(
             [
                 " ".join(r.command),
+                app,
                 f"{len(r.ranks)}/{r.np}",
                 ", ".join(sorted({x.host for x in r.ranks})),
                 f"{r.wall_s:.2f}",
@@ -118,10 +120,10 @@ def _show(results: list[JobRecord], rec, app) -> None:
             ]
         )
     print_table(
-        ["job", "ranks", "hosts", "wall s", "figures", "result"],
+        ["job", "APP", "ranks", "hosts", "wall s", "figures", "result"],
         rows,
-        title=f"REC {rec.tag} (PMIx {rec.versions.get('pmix')}, PRRTE {rec.versions.get('prrte')}) · "
-        f"APP {app.tag} (Open MPI {app.versions.get('ompi')})",
+        title=f"REC {rec.tag} (PMIx {rec.versions.get('pmix')}, PRRTE {rec.versions.get('prrte')}), "
+        "every job nested",
     )
     for r in results:
         for reason in ([r.error] if r.error else []) + r.verification.reasons:
