@@ -11,6 +11,7 @@ warm-up) is skipped *with its reason*, and the others still run.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from recapp.reports.records import BenchRecord, Comparison, ImageRef, JobRecord,
 
 Sink = Callable[[str], None]
 MODELS = ("nested", "native", "traditional")
+# A busy 2-core host can miss a readiness probe; a job waits for the node this many times.
+NOT_READY_RETRIES = 3
+NOT_READY_WAIT_S = 10.0
 
 
 @dataclass
@@ -127,7 +131,8 @@ def _run(
     app: str,
     nodes: int,
     records_dir: Path | None,
-) -> JobRecord:
+) -> JobRecord | str:
+    """The job's record, or why it could not be started (then the bench goes on without it)."""
     wl = target.workload
     req = JobRequest(
         cluster=cluster,
@@ -138,7 +143,9 @@ def _run(
         mode=model,  # type: ignore[arg-type]
         timeout_s=wl.timeout_s,
     )
-    record = run_job(backend, req)
+    record = _run_job_patiently(backend, req)
+    if isinstance(record, str):
+        return record
     if records_dir is not None and record.record_path:
         # The evidence beside the summary: each sample's job record goes into the report folder.
         dest = records_dir / "jobs" / f"{record.id}.json"
@@ -147,7 +154,21 @@ def _run(
     return record
 
 
-def _why(record: JobRecord) -> str:
+def _run_job_patiently(backend: ClusterBackend, req: JobRequest) -> JobRecord | str:
+    """run_job, waiting out a node pod whose readiness probe timed out on a loaded machine."""
+    for attempt in range(NOT_READY_RETRIES + 1):
+        try:
+            return run_job(backend, req)
+        except RecappError as exc:
+            if "not Ready" not in str(exc) or attempt == NOT_READY_RETRIES:
+                return str(exc)
+            time.sleep(NOT_READY_WAIT_S)
+    return "unreachable"
+
+
+def _why(record: JobRecord | str) -> str:
+    if isinstance(record, str):
+        return record
     return record.error or "; ".join(record.verification.reasons) or f"exit status {record.exit_status}"
 
 
@@ -182,7 +203,7 @@ def measure(
             for model in list(target.models):
                 say(f"{target.key}: warm-up {model} ({' '.join(wl.warmup_command())})")
                 record = _run(backend, clusters[model], model, target, wl.warmup_command(), app, nodes, None)
-                if not record.passed:
+                if isinstance(record, str) or not record.passed:
                     skipped[f"{target.key}/{model}"] = f"warm-up failed: {_why(record)}"
                     target.models.remove(model)
         for rep in range(repeats):
@@ -190,6 +211,9 @@ def measure(
             for model in target.models[shift:] + target.models[:shift]:
                 say(f"{target.key}: {model}, repeat {rep + 1}/{repeats}")
                 record = _run(backend, clusters[model], model, target, wl.command, app, nodes, records_dir)
+                if isinstance(record, str):
+                    skipped.setdefault(f"{target.key}/{model}", f"a run could not start: {record}")
+                    continue
                 job_ids.append(record.id)
                 if record.passed:
                     _collect(target, model, record)

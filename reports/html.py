@@ -162,13 +162,21 @@ def job_rows(jobs: Sequence[JobRecord]) -> list[JobRow]:
                 ranks=f"{len({r.rank for r in j.ranks})}/{j.np}",
                 hosts=", ".join(dict.fromkeys(r.host for r in j.ranks)),
                 wall_s=f"{j.wall_s:.2f}",
-                figures=", ".join(f"{k} = {v.value:g} {v.unit}" for k, v in j.figures.items()),
+                figures=", ".join(
+                    f"{k} = {v.value:g} {v.unit}" for k, v in sorted(j.figures.items(), key=_natural)
+                ),
                 result=result,
                 reasons=[] if j.passed else job_reasons(j),
                 log_path=j.log_path or "",
             )
         )
     return rows
+
+
+def _natural(item: tuple[str, object]) -> tuple[str, int]:
+    """pingpong_lat_8 before pingpong_lat_1024: a trailing number sorts as a number."""
+    head, _, tail = item[0].rpartition("_")
+    return (head, int(tail)) if tail.isdigit() else (item[0], -1)
 
 
 @dataclass(frozen=True)

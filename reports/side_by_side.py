@@ -187,7 +187,7 @@ def markdown(record: BenchRecord) -> str:
         parts += ["### Image sizes", _table([list(r) for r in sizes], ["role", "image", "size MB"])]
     if record.skipped:
         parts += [
-            "### Not measured",
+            "### Not measured, or not every run",
             "\n".join(f"- {what}: {why}" for what, why in sorted(record.skipped.items())),
         ]
     return "\n\n".join(parts)
