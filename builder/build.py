@@ -38,8 +38,8 @@ def default_tag(
     if components:
         name = "rec-source" if kind == "rec" else f"app-{workload or 'mpi'}-source"
         return f"localhost/recapp/{name}:{suite}-{source.tag_suffix(components)}"
-    if kind == "rec":
-        return f"localhost/recapp/rec:{suite}"
+    if kind in ("rec", "aio"):
+        return f"localhost/recapp/{kind}:{suite}"
     return f"localhost/recapp/app-{workload or 'mpi'}:{suite}"
 
 
@@ -111,13 +111,15 @@ def build_image(
     say = step or (lambda _text: None)
     started = time.monotonic()
     check_suite(suite)
-    if kind == "rec" and workload:
+    if kind != "app" and workload:
         raise RecappError("--workload applies to APP images only")
     recipe = load(recipe_name(kind, workload, flavor))
     recipe.suite_entry(suite)  # unsupported suite → one clear line before any work
     components = source_stack(recipe, versions, sources, configure)  # preflight: before any slow work
     backend = get_backend(backend_name)
     tag = tag or default_tag(kind, suite, recipe.workload, components)
+    # From here on the kind is the recipe's: the all-in-one image is labelled and recorded as a REC.
+    kind = recipe.kind
 
     base_ref, base_id = _base(backend, suite, base_image, say, on_line)
     archives = fetch.archives(components, sources, say) if components else {}

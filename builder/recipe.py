@@ -160,17 +160,26 @@ def _inside(root: Path, rel: str, *, file: bool = False) -> None:
 
 
 FLAVORS: tuple[str, ...] = ("distro", "source")
+# What `recapp build KIND` builds: a REC, an APP (one per workload), or the traditional all-in-one
+# image (a REC-kind recipe with the applications built in, for comparison with the separated model).
+IMAGE_KINDS = ("rec", "app", "aio")
 
 
 def recipe_name(kind: str, workload: str | None, flavor: str = "distro") -> str:
     if flavor not in FLAVORS:
         raise RecipeError(f"unknown flavor {flavor!r}: choose {' or '.join(FLAVORS)}")
     suffix = "" if flavor == "distro" else f"-{flavor}"
+    if kind == "aio":
+        if flavor != "distro":
+            raise RecipeError(
+                "the all-in-one image (aio) is built from Debian's packages only: no --flavor source"
+            )
+        return "aio"
     if kind == "rec":
         return f"rec{suffix}"
     if kind == "app":
         return f"app-{workload or 'mpi'}{suffix}"
-    raise RecipeError(f"unknown image kind {kind!r}: choose rec or app")
+    raise RecipeError(f"unknown image kind {kind!r}: choose rec, app or aio")
 
 
 def available() -> list[str]:

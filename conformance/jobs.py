@@ -15,7 +15,7 @@ from typing import Literal
 
 from recapp.builder.labels import versions_from_labels
 from recapp.conformance.ranks import rank_reports, short_host, verify
-from recapp.conformance.workloads import mpi_output, nas_output, pingpong_output
+from recapp.conformance.workloads import gromacs_output, mpi_output, nas_output, pingpong_output
 from recapp.errors import JobError
 from recapp.host import images
 from recapp.host.paths import sub
@@ -213,7 +213,7 @@ def run_job(
 
 
 # Each workload's parser reads only its own lines, so every one of them looks at every job's output.
-WORKLOAD_PARSERS = (mpi_output, nas_output, pingpong_output)
+WORKLOAD_PARSERS = (mpi_output, nas_output, pingpong_output, gromacs_output)
 
 
 def workload_figures(output: str) -> dict[str, Figure]:

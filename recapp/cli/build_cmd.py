@@ -8,12 +8,13 @@ import typer
 
 from recapp.builder.backends import BACKENDS
 from recapp.builder.build import build_image
+from recapp.builder.recipe import IMAGE_KINDS
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import RecappError
 
 
 def build(
-    kind: Annotated[str, typer.Argument(help="rec or app")],
+    kind: Annotated[str, typer.Argument(help="rec, app, or aio (the traditional all-in-one image)")],
     suite: Annotated[str, typer.Option(help="Debian suite: bookworm, trixie or sid")] = "trixie",
     workload: Annotated[
         str | None, typer.Option(help="APP workload (recipe app-WORKLOAD), default mpi")
@@ -34,14 +35,17 @@ def build(
         typer.Option(help="source flavor: extra configure option, COMPONENT:OPTION (repeatable)"),
     ] = None,
     backend: Annotated[str, typer.Option(help=f"build backend: {' or '.join(BACKENDS)}")] = "buildah",
-    tag: Annotated[str | None, typer.Option(help="image tag (default localhost/recapp/KIND:SUITE)")] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="image tag (default localhost/recapp/rec|aio:SUITE or app-WORKLOAD:SUITE)"),
+    ] = None,
     base_image: Annotated[str | None, typer.Option(help="use this local image as base instead")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even when the recipe is unchanged")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the build record as JSON")] = False,
 ) -> None:
-    """Build a REC or APP image from its recipe (cached: an unchanged recipe and base is not rebuilt)."""
-    if kind not in ("rec", "app"):
-        raise RecappError(f"unknown image kind {kind!r}: choose rec or app")
+    """Build a REC, APP or all-in-one image from its recipe (an unchanged recipe and base is not rebuilt)."""
+    if kind not in IMAGE_KINDS:
+        raise RecappError(f"unknown image kind {kind!r}: choose rec, app or aio")
     if kind == "app" and workload is None:
         workload = "mpi"
     extra: dict[str, list[str]] = {}

@@ -21,10 +21,10 @@ import pytest
             ["build", "rec", "--suite", "buster"],
             "unknown suite 'buster': choose one of bookworm, trixie, sid",
         ),
-        (["build", "vm"], "unknown image kind 'vm': choose rec or app"),
+        (["build", "vm"], "unknown image kind 'vm': choose rec, app or aio"),
         (
             ["build", "app", "--workload", "nope"],
-            "unknown recipe 'app-nope': available recipes are app-",
+            "unknown recipe 'app-nope': available recipes are aio, app-",
         ),
         (
             ["build", "rec", "--backend", "kaniko"],

@@ -97,6 +97,8 @@ def test_label_containerfile_without_versions() -> None:
         ("rec", "trixie", None, "localhost/recapp/rec:trixie"),
         ("app", "sid", None, "localhost/recapp/app-mpi:sid"),
         ("app", "bookworm", "nas", "localhost/recapp/app-nas:bookworm"),
+        ("app", "trixie", "gromacs", "localhost/recapp/app-gromacs:trixie"),
+        ("aio", "trixie", None, "localhost/recapp/aio:trixie"),
     ],
 )
 def test_default_tag(kind: str, suite: str, workload: str | None, tag: str) -> None:

@@ -208,7 +208,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], lis
         ("rec", "buster", {}, RecipeError, "unknown suite 'buster': choose one of bookworm, trixie, sid"),
         ("app", "trixie", {"workload": "nope"}, RecipeError, "unknown recipe 'app-nope'"),
         ("rec", "trixie", {"workload": "mpi"}, RecappError, "--workload applies to APP images only"),
-        ("vm", "trixie", {}, RecipeError, "unknown image kind 'vm': choose rec or app"),
+        ("vm", "trixie", {}, RecipeError, "unknown image kind 'vm': choose rec, app or aio"),
     ],
 )
 def test_build_image_refuses_before_any_work(

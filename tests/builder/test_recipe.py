@@ -230,14 +230,21 @@ def test_recipe_is_frozen() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "workload", "name"), [("rec", None, "rec"), ("app", None, "app-mpi"), ("app", "nas", "app-nas")]
+    ("kind", "workload", "name"),
+    [
+        ("rec", None, "rec"),
+        ("app", None, "app-mpi"),
+        ("app", "nas", "app-nas"),
+        ("app", "gromacs", "app-gromacs"),
+        ("aio", None, "aio"),
+    ],
 )
 def test_recipe_name(kind: str, workload: str | None, name: str) -> None:
     assert recipe_name(kind, workload) == name
 
 
 def test_recipe_name_unknown_kind() -> None:
-    with pytest.raises(RecipeError, match=r"^unknown image kind 'svc': choose rec or app$"):
+    with pytest.raises(RecipeError, match=r"^unknown image kind 'svc': choose rec, app or aio$"):
         recipe_name("svc", None)
 
 
