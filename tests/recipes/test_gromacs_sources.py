@@ -36,8 +36,23 @@ def test_result_record_format_matches_records_yaml():
     keys = [pair.split("=", 1)[0] for pair in fmt.split(" ")[1:]]
     assert keys == records()["GROMACS_RESULT"]["keys"]
     assert all(pair.endswith("=%s") for pair in fmt.split(" ")[1:])  # values never contain spaces
-    [rank] = re.findall(r'echo "(RANK [^"]*)"', text)
+    [rank] = re.findall(r'"(RANK [^"]*)\\n"', (SRC / "recapp_rank.c").read_text())
+    assert rank == "RANK rank=%d size=%d host=%s"
     assert [pair.split("=", 1)[0] for pair in rank.split(" ")[1:]] == records()["RANK"]["keys"]
+
+
+def test_rank_shim_wraps_both_mpi_init_calls_through_pmpi():
+    source = (SRC / "recapp_rank.c").read_text()
+    for call in (
+        "MPI_Init(int *argc, char ***argv)",
+        "MPI_Init_thread(int *argc, char ***argv, int required",
+    ):
+        assert f"int {call}" in source
+    assert "PMPI_Init(argc, argv)" in source and "PMPI_Init_thread(argc, argv, required, provided)" in source
+    makefile = (SRC / "Makefile").read_text()
+    assert re.search(r"^\t\$\(MPICC\) .*\$\(WARNFLAGS\) -shared -fPIC", makefile, re.MULTILINE)
+    runner = RUNNER.read_text()
+    assert 'LD_PRELOAD="$shim' in runner and "RECAPP_RANK_FD=3" in runner and "3>&1 >mdrun.out 2>&1" in runner
 
 
 @pytest.mark.parametrize("name", ["eq.mdp", "md.mdp"])
@@ -83,6 +98,7 @@ def test_make_install_builds_both_systems_and_installs_the_runner(tmp_path):
         assert f"solvate -cs spc216.gro -box {box} {box} {box} -o {system}.solv.gro -p {system}.top" in out
         assert f"-c {system}.eq.gro -t {system}.eq.cpt -p {system}.top -o {system}.tpr" in out
     assert "install -m 0755 gmx-water /stage/usr/local/bin/" in out
+    assert "install -m 0644 librecapp-rank.so /stage/usr/local/lib/recapp/" in out
     assert "water-ci.tpr water-bench.tpr" in out and "/stage/usr/local/share/recapp/gromacs/" in out
 
 
