@@ -31,6 +31,15 @@ import pytest
             "unknown backend 'kaniko': choose one of buildah, docker",
         ),
         (["build", "rec", "--workload", "mpi"], "--workload applies to APP images only"),
+        (["build", "aio", "--workload", "gromacs"], "--workload applies to APP images only"),
+        (
+            ["build", "app", "--workload", "gromacs", "--suite", "sid"],
+            "recipe app-gromacs: suite sid is not supported: recapp's GROMACS APP is built and tested",
+        ),
+        (
+            ["build", "aio", "--suite", "bookworm"],
+            "recipe aio: suite bookworm is not supported: Debian bookworm",
+        ),
         # The culprit is shown as given, even when it looks like terminal markup.
         (
             ["build", "rec", "--suite", "[bold]x"],
@@ -48,6 +57,9 @@ import pytest
         "unknown-workload",
         "unknown-backend",
         "rec-workload",
+        "aio-workload",
+        "gromacs-sid",
+        "aio-bookworm",
         "markup-like-name",
         "closing-tag-like-name",
     ],
