@@ -47,7 +47,9 @@ def test_every_shipped_recipe_loads(name: str) -> None:
     assert isinstance(recipe, Recipe)
     assert recipe.name == name, "a recipe's name is its file name"
     assert set(recipe.suites) | set(recipe.unsupported) <= set(SUITES)
-    assert recipe.name == recipe_name(recipe.kind, recipe.workload, recipe.flavor), (
+    # The all-in-one image is a REC-kind recipe that `recapp build aio` builds.
+    kind = "aio" if recipe.name == "aio" else recipe.kind
+    assert recipe.name == recipe_name(kind, recipe.workload, recipe.flavor), (
         "`recapp build KIND --workload W --flavor F` finds this recipe"
     )
     if recipe.kind == "app":
@@ -252,3 +254,10 @@ def test_check_suite() -> None:
     assert check_suite("sid") == "sid"
     with pytest.raises(RecipeError, match=r"^unknown suite 'buster': choose one of bookworm, trixie, sid$"):
         check_suite("buster")
+
+
+def test_aio_has_no_source_flavor() -> None:
+    with pytest.raises(
+        RecipeError, match=r"^the all-in-one image \(aio\) is built from Debian's packages only"
+    ):
+        recipe_name("aio", None, "source")

@@ -236,3 +236,32 @@ def test_context_is_immutable() -> None:
     assert isinstance(ctx, BuildContext)
     with pytest.raises(dataclasses.FrozenInstanceError):
         ctx.suite = "sid"  # type: ignore[misc]
+
+
+def build_stage(text: str) -> list[str]:
+    """The lines of the `FROM … AS build` stage, up to the blank line that ends it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith(" AS build"))
+    return lines[start : lines.index("", start)]
+
+
+def test_aio_build_stage_is_the_app_build_stage_line_for_line() -> None:
+    # aio.Containerfile.j2 repeats the APP's build stage (the APP template's blocks cannot be
+    # included); identical lines let buildah reuse an app-gromacs build's layers for the aio image.
+    app = build_stage(render(load("app-gromacs"), "trixie", fake_base("trixie"), FAKE_ID).containerfile)
+    aio = build_stage(render(load("aio"), "trixie", fake_base("trixie"), FAKE_ID).containerfile)
+    sources = [line for line in app if line.startswith(("COPY src/", "RUN make -C"))]
+    assert aio[: len(app) - 4] == app[:-4]  # FROM, ENV, apt-get, then mpi, pmix_probe, gromacs
+    assert aio[-4:] == app[-4:]  # the ompi_info record
+    assert len(sources) == 6 and "COPY src/nas /build/nas" in aio
+
+
+def test_aio_final_stage_is_a_rec_with_the_applications() -> None:
+    text = render(load("aio"), "trixie", fake_base("trixie"), FAKE_ID).containerfile
+    final = text.split("\nFROM localhost/recapp/base:trixie\n", 1)[1]
+    [install] = [line for line in final.splitlines() if line.startswith("RUN apt-get install")]
+    packages = install.split("--no-install-recommends ", 1)[1].split()
+    assert {"openmpi-bin", "libpmix-bin", "gromacs", "catatonit"} <= set(packages)
+    assert "podman" not in packages and "runc" not in packages  # nothing runs nested
+    assert 'CMD ["recapp-agent", "serve"' in final
+    assert final.rstrip().endswith("COPY --from=build /out/usr/local/ /usr/local/")
