@@ -10,7 +10,7 @@ from recapp.reports import side_by_side as sbs
 from recapp.reports.records import BenchRecord
 
 COLOURS = {"nested": "#4c78a8", "native": "#59a14f", "traditional": "#e15759"}
-RATIO_COLOURS = {"nested/native": "#4c78a8", "traditional/native": "#e15759"}
+RATIO_COLOURS = {"nested/native": "#4c78a8", "traditional/native": "#e15759", "nested/traditional": "#b07aa1"}
 
 
 def _figure(width: float, height: float):

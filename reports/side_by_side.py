@@ -11,7 +11,7 @@ from tabulate import tabulate
 from recapp.reports.records import BenchRecord, BenchSeries, Comparison
 
 MODELS = ("nested", "native", "traditional")
-RATIOS = ("nested/native", "traditional/native")
+RATIOS = ("nested/native", "traditional/native", "nested/traditional")
 MODEL_TEXT = {
     "nested": "nested: the APP inside the REC",
     "native": "native: the same binary run directly in the REC",

@@ -38,6 +38,8 @@ def build_needed(suite: str, app_workloads: set[str], prog) -> None:
     the bench, which skips it saying the image is not built."""
     recipes = set(available())
     build_image("rec", suite, step=prog.step, on_line=prog.line)
+    if "aio" in recipes:  # the traditional model's all-in-one image
+        build_image("aio", suite, step=prog.step, on_line=prog.line)
     for workload in sorted(app_workloads):
         if f"app-{workload}" in recipes:
             build_image("app", suite, workload=workload, step=prog.step, on_line=prog.line)
