@@ -68,3 +68,37 @@ def test_reference_checks_use_the_nested_median_and_the_ratio(tmp_path):
         ("ratio:npb_time_s", 1.04, False),
     ]
     assert checks[1].reason == "ratio:npb_time_s = 1.04 is above 1.02 (reference 1, upper bound +2%)"
+
+
+def test_a_node_that_missed_its_probe_is_waited_for_then_reported(monkeypatch):
+    """A readiness probe missed on a busy host is retried; anything else is the run's reason at once."""
+    from recapp.conformance.jobs import JobRequest
+    from recapp.errors import JobError
+
+    calls: list[int] = []
+
+    def flaky(_backend, _req):
+        calls.append(1)
+        if len(calls) < 3:
+            raise JobError("cluster c: node pod(s) not Ready: c-node-1")
+        return "record"
+
+    monkeypatch.setattr(side_by_side, "run_job", flaky)
+    monkeypatch.setattr(side_by_side, "NOT_READY_WAIT_S", 0.0)
+    req = JobRequest(cluster="c", np=2, command=["x"])
+    assert side_by_side._run_job_patiently(None, req) == "record" and len(calls) == 3
+
+    def never(_backend, _req):
+        raise JobError("cluster c: node pod(s) not Ready: c-node-1")
+
+    monkeypatch.setattr(side_by_side, "run_job", never)
+    assert side_by_side._run_job_patiently(None, req) == "cluster c: node pod(s) not Ready: c-node-1"
+
+    def other(_backend, _req):
+        calls.append(1)
+        raise JobError("a nested job needs an APP image (--app)")
+
+    calls.clear()
+    monkeypatch.setattr(side_by_side, "run_job", other)
+    assert side_by_side._run_job_patiently(None, req) == "a nested job needs an APP image (--app)"
+    assert len(calls) == 1
