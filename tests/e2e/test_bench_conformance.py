@@ -40,12 +40,18 @@ def test_bench_one_workload_side_by_side(default_images, run_recapp, tmp_path):
     )
     # Each sample's job record is in the folder, verified: 4 ranks on both nodes.
     jobs = [json.loads(p.read_text()) for p in (folder / "jobs").glob("*.json")]
-    assert len(jobs) == len(record["job_ids"]) == 6
+    models = set(comp["columns"])  # traditional too when the all-in-one image is built here
+    assert len(jobs) == len(record["job_ids"]) == 3 * len(models)
     assert all(
         j["passed"] and len(j["ranks"]) == 4 and len({r["host"] for r in j["ranks"]}) == 2 for j in jobs
     )
-    assert {j["mode"] for j in jobs} == {"nested", "native"}
-    if "init_finalize/traditional" in record["skipped"]:
+    assert {j["mode"] for j in jobs} == models
+    if "traditional" in models:
+        assert {j["rec"]["ref"] for j in jobs if j["mode"] == "traditional"} == {
+            "localhost/recapp/aio:trixie"
+        }
+        assert "traditional/native" in comp["ratios"]
+    else:
         assert "all-in-one" in record["skipped"]["init_finalize/traditional"]
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 1  # the ratio bars
