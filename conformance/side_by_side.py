@@ -45,6 +45,7 @@ class Target:
     models: list[str]
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # model → figure → values
     units: dict[str, str] = field(default_factory=dict)
+    app_ids: set[str] = field(default_factory=set)  # the APP image ids the nested/native samples ran
 
 
 def has_program(image: str, program: str) -> bool:
@@ -173,6 +174,8 @@ def _why(record: JobRecord | str) -> str:
 
 
 def _collect(target: Target, model: str, record: JobRecord) -> None:
+    if record.app is not None and record.app.id:
+        target.app_ids.add(record.app.id)
     found = target.samples.setdefault(model, {})
     figures = {name: (f.value, f.unit) for name, f in record.figures.items()}
     figures[WALL] = (record.wall_s, "s")
@@ -331,6 +334,11 @@ def run_side_by_side(
             records_dir=records_dir,
             say=say,
         )
+    for t in targets:
+        if len(t.app_ids) > 1:
+            # The image store is shared: someone rebuilt the APP's tag during the bench.
+            ids = ", ".join(sorted(i[:12] for i in t.app_ids))
+            skipped[f"{t.key}/image"] = f"the APP image changed during the bench ({ids}): samples mix builds"
     comparisons = [c for t in targets for c in compare(t)]
     keys = {(t.workload.name, t.np): t.key for t in targets}
     checks = reference_checks(comparisons, keys, references) if references else []

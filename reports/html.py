@@ -22,7 +22,7 @@ from recapp.reports.records import BenchRecord, BenchSeries, ImageRef, JobRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUMMARY_NOTE = (
-    "A ratio is model ÷ native of the figure's medians, measured side by side: above 1 a time took "
+    "A ratio is model ÷ native of the figure's medians, measured side by side: above 1, a time took "
     "longer than natively; for rates (Mop/s, MB/s, ns/day) below 1 is slower."
 )
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -339,7 +339,7 @@ def page(
                 for m in matrices
             ],
             benches=[bench_view(b) for b in benches],
-            summary=[(b.suite, list(b.ratios.items())) for b in benches if b.ratios],
+            summary=[(b.suite, *sbs.summary_table(b)) for b in benches if b.ratios],
             summary_note=SUMMARY_NOTE,
             jobs=job_rows(jobs),
             mark=matrix.DISAGREEMENT_MARK,

@@ -96,6 +96,7 @@ def load_dir(src: Path, skip: Path | None = None) -> Records:
     if not found.sources:
         raise ReportError(f"{src}: no record JSON files found")
     found.jobs.sort(key=lambda j: (j.started_at, j.id))
+    found.benches = sbs.report_order(found.benches)
     # A matrix's attempts are its cells' evidence: kept in records.json, not counted again as jobs.
     # A side-by-side bench's samples: the bench record names them and summarises them.
     sampled = {i for b in found.benches for i in b.job_ids}
@@ -140,7 +141,7 @@ def markdown(records: Records, title: str = "recapp report") -> str:
     summary = [b for b in records.benches if b.ratios]
     if summary:
         parts += ["## Summary: ratios of medians", html.SUMMARY_NOTE]
-        parts += [f"{matrix.md_escape(b.suite)}:\n\n{bench_table.ratio_table(b)}" for b in summary]
+        parts += [f"{matrix.md_escape(b.suite)}:\n\n{sbs.summary_markdown(b)}" for b in summary]
     parts.append("## Provenance")
     parts.append(
         "\n".join(f"- {matrix.md_escape(what)}: {matrix.md_escape(value)}" for what, value in prov.facts)

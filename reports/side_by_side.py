@@ -191,3 +191,27 @@ def markdown(record: BenchRecord) -> str:
             "\n".join(f"- {what}: {why}" for what, why in sorted(record.skipped.items())),
         ]
     return "\n\n".join(parts)
+
+
+def summary_table(record: BenchRecord) -> tuple[list[str], list[list[str]]]:
+    """The ratios a reader looks for first, as (headers, rows): for a side-by-side record one row per
+    headline figure with a column per ratio; for any other bench its named ratios."""
+    if not record.comparisons:
+        return ["ratio (medians)", "value"], [[k, f"{v:.3f}"] for k, v in record.ratios.items()]
+    ratios = ratios_of(record)
+    rows = [
+        [c.workload, str(c.np), c.figure, *(f"{c.ratios[r]:.3f}" if r in c.ratios else "" for r in ratios)]
+        for c in record.comparisons
+        if c.headline and c.ratios
+    ]
+    return ["workload", "np", "figure", *(r.replace("/", " ÷ ") for r in ratios)], rows
+
+
+def summary_markdown(record: BenchRecord) -> str:
+    heads, rows = summary_table(record)
+    return _table(rows, heads)
+
+
+def report_order(records: Sequence[BenchRecord]) -> list[BenchRecord]:
+    """Side-by-side records first (the workloads), then the others, each group in its given order."""
+    return sorted(records, key=lambda b: not is_side_by_side(b))

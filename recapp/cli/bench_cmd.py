@@ -119,7 +119,7 @@ def bench(
     paths = render_dir(folder, folder)
     # Ratios first: what the run is for.
     out.print(f"# recapp bench {', '.join(names)} ({repeats} repeats, models alternating)\n", markup=False)
-    summary = bench_table.ratio_table(side) if side.ratios else "no ratios (see what was skipped)"
+    summary = sbs.summary_markdown(side) if side.ratios else "no ratios (see what was not measured)"
     out.print(summary, markup=False)
     if launch_record is not None:
         out.print("\n" + bench_table.ratio_table(launch_record), markup=False)

@@ -50,6 +50,8 @@ def test_collect_keeps_only_the_wanted_figures_and_the_wall_time():
     )  # fmt: skip
     side_by_side._collect(t, "nested", record)
     assert t.samples["nested"] == {"init_finalize_s": [0.2], "wall_s": [2.5]}
+    side_by_side._collect(t, "native", record.model_copy(update={"app": ImageRef(ref="a", id="sha256:1")}))
+    assert t.app_ids == {"sha256:1"}  # the ids the samples ran, to notice a rebuild mid-bench
 
 
 def test_reference_checks_use_the_nested_median_and_the_ratio(tmp_path):
