@@ -136,3 +136,15 @@ def test_matrix_source_option_finds_both(rec_record: dict[str, Any], app_record:
     assert SOURCE_APP in source_flavor_tags("app")
     assert not [t for t in source_flavor_tags("rec") + source_flavor_tags("app") if ":" not in t]
     assert "localhost/recapp/rec:trixie" not in source_flavor_tags("rec")
+
+
+def test_rec_on_trixie_reuses_the_apps_pmix_stage(run_recapp: Any, app_record: dict[str, Any]) -> None:
+    """A trixie source REC after the trixie source APP: the PMIx stage comes from the layer cache
+    (no PMIx step runs), only PRRTE is compiled."""
+    record = _build(run_recapp, "rec", "--suite", "trixie")
+    assert record["tag"] == "localhost/recapp/rec-source:trixie-pmix5.0.5-prrte3.0.8"
+    assert record["versions"]["pmix"] == "5.0.5" and record["versions"]["prrte"] == "3.0.8"
+    assert not [s for s in record["steps"] if s.startswith("pmix ")], record["steps"]
+    if record["cached"] or not record["steps"]:
+        return  # built before (the PRRTE stage is cached too): nothing ran, nothing to tell apart
+    assert set(record["steps"]) == {"prrte configure", "prrte make", "prrte install"}, record["steps"]
