@@ -115,6 +115,8 @@ def test_app_configure_line_has_no_prrte_and_external_pmix(engine: Any, app_reco
 
 
 def test_app_has_no_mpirun_anywhere(engine: Any, app_record: dict[str, Any]) -> None:
+    """No launcher executable or link anywhere (Open MPI still installs mpirun's man page and HTML
+    docs, which are not executables), and no PRRTE library."""
     found = engine.podman(
         "run",
         "--rm",
@@ -123,9 +125,12 @@ def test_app_has_no_mpirun_anywhere(engine: Any, app_record: dict[str, Any]) -> 
         SOURCE_APP,
         "sh",
         "-c",
-        "find / -xdev \\( -name 'mpirun*' -o -name 'mpiexec*' -o -name 'prte*' -o -name 'prun*' \\) -print",
+        "find / -xdev \\( -name 'mpirun*' -o -name 'mpiexec*' -o -name 'prte*' -o -name 'prun*' \\)"
+        " \\( -type l -o -type f -perm /111 \\) -print",
     ).stdout.split()
-    assert found == [], f"launcher files in the source APP: {found}"
+    assert found == [], f"launcher executables in the source APP: {found}"
+    docs = engine.podman("run", "--rm", SOURCE_APP, "ls", "/opt/openmpi/share/man/man1").stdout.split()
+    assert "mpirun.1" in docs, "expected Open MPI's mpirun man page: the search covers /opt/openmpi"
     libs = engine.podman("run", "--rm", SOURCE_APP, "ls", "/opt/openmpi/lib").stdout.split()
     assert "libmpi.so" in libs and not [x for x in libs if x.startswith("libprrte")], libs
 
