@@ -43,6 +43,11 @@ def default_tag(
     return f"localhost/recapp/app-{workload or 'mpi'}:{suite}"
 
 
+def step_status(line: str) -> str | None:
+    """`[recapp-step] ompi make: start` → `ompi make: start` (the status line); None for other lines."""
+    return line.removeprefix("[recapp-step] ") if line.startswith("[recapp-step] ") else None
+
+
 def step_seconds(log_text: str) -> dict[str, float]:
     """`[recapp-step] pmix make: exit 0 after 312 s` lines → {'pmix make': 312.0} (successful steps)."""
     steps: dict[str, float] = {}
@@ -180,8 +185,9 @@ def build_image(
 
     def line(text: str) -> None:
         # Source builds: the configure/make/install step in progress becomes the status line.
-        if text.startswith("[recapp-step]"):
-            say(text.removeprefix("[recapp-step] "))
+        status = step_status(text)
+        if status is not None:
+            say(status)
         elif on_line:
             on_line(text)
 

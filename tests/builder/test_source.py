@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recapp.builder import fetch, source
-from recapp.builder.build import default_tag, source_stack, step_seconds
+from recapp.builder.build import default_tag, source_stack, step_seconds, step_status
 from recapp.builder.recipe import load, recipe_name
 from recapp.builder.render import render
 from recapp.builder.suites import SUITES
@@ -124,6 +124,15 @@ def test_step_seconds_from_the_log() -> None:
         "[2/3] STEP 6/6: RUN ...\n[recapp-step] ompi make: exit 0 after 1204 s\n"
     )
     assert step_seconds(log) == {"pmix configure": 87.0, "ompi make": 1204.0}
+
+
+def test_step_status_for_the_progress_line() -> None:
+    assert step_status("[recapp-step] ompi make: start") == "ompi make: start"
+    assert (
+        step_status("[recapp-step] pmix configure: exit 0 after 87 s") == "pmix configure: exit 0 after 87 s"
+    )
+    assert step_status("checking for gcc... gcc") is None
+    assert step_status("[1/4] STEP 6/6: RUN ... recapp-step pmix configure ./configure") is None
 
 
 def test_dsc_checksum_of_the_real_openmpi_source_package() -> None:
