@@ -39,6 +39,8 @@ FAILED_PROC = re.compile(r"Process name:\s*\[[^,\]]+,(\d+)\].*?Exit code:\s*(-?\
 LOST_DAEMON = re.compile(
     r"lost communication with a remote daemon.*?Remote daemon:.*?on node (\S+)", re.DOTALL
 )
+# podman's error when a rank's APP image is not in its node's storage.
+MISSING_IMAGE = re.compile(r"Error: .*: image not known")
 KILL_GRACE_S = 5.0
 
 
@@ -107,6 +109,35 @@ def stop_dvm(backend: ClusterBackend, cluster: str) -> None:
     ).wait()
 
 
+def check_cluster_usable(backend: ClusterBackend, cluster: str, nodes: list[str]) -> None:
+    """Refuse a job, naming the pods at fault, unless every node pod is Ready and the login pod runs.
+
+    Pods that exist but stopped (a host reboot, the engine's containers stopped, a killed launch
+    agent: it is the node pod's PID 1) are told apart from pods that run but fail their probe.
+    """
+    status = backend.status(cluster)
+    by_name = {p.name: p for p in status.pods}
+    pods = [*nodes, *(p.name for p in status.pods if p.component == c.COMPONENT_LOGIN)]
+    stopped = [
+        f"{name} ({by_name[name].state if name in by_name else 'missing'})"
+        for name in pods
+        if name not in by_name or by_name[name].state != "running"
+    ]
+    if stopped:
+        raise JobError(
+            f"cluster {cluster}: pod(s) not running: {', '.join(stopped)}; the cluster cannot recover"
+            f" by itself (recapp cluster down --name {cluster}, then up)"
+        )
+    if not any(p.component == c.COMPONENT_LOGIN for p in status.pods):
+        raise JobError(f"cluster {cluster}: the login pod is missing")
+    not_ready = [name for name in nodes if not by_name[name].ready]
+    if not_ready:
+        raise JobError(
+            f"cluster {cluster}: node pod(s) running but not Ready (launch agent not answering):"
+            f" {', '.join(not_ready)}"
+        )
+
+
 def image_ref(ref: str | None) -> ImageRef | None:
     if ref is None:
         return None
@@ -123,11 +154,8 @@ def run_job(
     if not req.command:
         raise JobError("no command to run (give it after --)")
     spec = backend.spec(req.cluster)
-    status = backend.status(req.cluster)
     nodes = o.node_pod_names(spec)
-    not_ready = [p.name for p in status.pods if p.component == c.COMPONENT_NODE and not p.ready]
-    if not_ready:
-        raise JobError(f"cluster {req.cluster}: node pod(s) not Ready: {', '.join(not_ready)}")
+    check_cluster_usable(backend, req.cluster, nodes)
     job_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{req.cluster}-{secrets.token_hex(3)}"
     log_path = sub("jobs") / f"{job_id}.log"
     app_ref = native_dir = None
@@ -265,6 +293,12 @@ def _diagnose(
         return f"lost node {short_host(lost_daemon.group(1))} during the job (PRRTE lost its daemon there)"
     if timed_out:
         return f"job timed out after {req.timeout_s:.0f} s and was killed"
+    if req.mode == "nested" and req.app and MISSING_IMAGE.search(output):
+        lacking = [
+            n for n in nodes if backend.node_exec(req.cluster, n, ["podman", "image", "exists", req.app])[0]
+        ]
+        if lacking:
+            return f"APP image {req.app} is missing on node pod(s) {', '.join(lacking)}"
     match = FAILED_PROC.search(output)
     if match:
         return f"rank {match.group(1)} exited with status {match.group(2)}"
