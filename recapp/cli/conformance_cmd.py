@@ -1,5 +1,6 @@
 """`recapp conformance`: the whole suite for a REC and/or an APP in one pytest session, ending in the
-report; `recapp conformance images`: the static image checks only."""
+report; `recapp conformance images`: the static image checks only; `recapp conformance security`:
+the security report (JSON + table)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from recapp.cli.ui import console
+from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance import references
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.session import FullRun, run_full_suite, run_suite
 from recapp.conformance.workloads.catalog import select
 from recapp.errors import RecappError
 from recapp.host import images as host_images
+from recapp.host.paths import sub
 from recapp.reports.render import render_dir
 
 conformance = typer.Typer(
@@ -91,3 +93,45 @@ def images(
         raise RecappError("give --rec-image and/or --app-image")
     code = run_suite("images", rec_image=rec_image, app_image=app_image, junit=junit)
     raise typer.Exit(code)
+
+
+@conformance.command("security")
+def security(
+    rec: Annotated[
+        str | None, typer.Option("--rec", help="REC image: files, user, launch-agent attacks")
+    ] = None,
+    app: Annotated[str | None, typer.Option("--app", help="APP image: files and user")] = None,
+    manifests: Annotated[
+        Path | None,
+        typer.Option("--manifests", help="directory of manifests (default: recapp's own, rendered)"),
+    ] = None,
+    checkov: Annotated[
+        bool, typer.Option("--checkov/--no-checkov", help="scan the manifests with checkov")
+    ] = True,
+    out: Annotated[Path | None, typer.Option("--out", help="write the JSON report here")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the JSON report instead of the table")
+    ] = False,
+) -> None:
+    """Security report: sshd, default user, setuid/capability files, pod capabilities and isolation,
+    RBAC scope, launch-agent authentication, checkov. Exit 1 when a check fails."""
+    from recapp.conformance.security import security_report
+    from recapp.reports.security import TABLE_HEADERS, table_rows, write_report
+
+    with progress("security report") as prog:
+        report = security_report(rec=rec, app=app, manifests=manifests, checkov=checkov, step=prog.step)
+    path = write_report(
+        report, out or (sub("records", "security") / f"{report.created_at:%Y%m%dT%H%M%S}.json")
+    )
+    if json_out:
+        print_json(report.model_dump(mode="json") | {"passed": report.passed})
+    else:
+        counts = report.counts()
+        print_table(
+            TABLE_HEADERS,
+            table_rows(report),
+            title=f"security: {counts['PASS']} pass, {counts['FAIL']} fail, {counts['SKIP']} skipped",
+        )
+        console.print(f"report: {path}", markup=False)
+    if not report.passed:
+        raise typer.Exit(1)

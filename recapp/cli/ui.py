@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from recapp.errors import RecappError
 
@@ -48,7 +49,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     for h in headers:
         table.add_column(h, overflow="fold")
     for row in rows:
-        table.add_row(*("" if c is None else str(c) for c in row))
+        # Text, not str: cells carry user-supplied names and messages, never rich markup.
+        table.add_row(*(Text("" if c is None else str(c)) for c in row))
     out.print(table)
 
 

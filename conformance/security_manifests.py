@@ -1,0 +1,165 @@
+"""Security facts of Kubernetes manifests (plain dicts): what each pod asks for, and the RBAC scope.
+
+Works on recapp's own objects (rendered from a cluster spec) or on any directory of YAML manifests,
+so an operator can check what they are about to apply, edits included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recapp.errors import ConformanceError
+
+Obj = Mapping[str, Any]
+
+# Pod Security Standards, baseline: the only capabilities a container may add.
+BASELINE_CAPABILITIES = frozenset(
+    {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+     "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+)  # fmt: skip
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+# RBAC grants that reach beyond a launcher's needs.
+SENSITIVE_RESOURCES = frozenset({"secrets", "pods/exec", "pods/attach", "nodes", "*"})
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    owner: str  # Kind/name of the object holding it
+    spec: Obj  # the pod spec
+
+
+def load_directory(directory: Path) -> list[dict[str, Any]]:
+    """Every object (a mapping with apiVersion and kind) in the *.yaml/*.yml files under directory."""
+    if not directory.is_dir():
+        raise ConformanceError(f"manifests: {directory} is not a directory")
+    objects: list[dict[str, Any]] = []
+    for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
+        if path.name.startswith("kustomization."):
+            continue
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConformanceError(f"manifests: {path}: not valid YAML ({first})") from exc
+        objects += [d for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d]
+    if not objects:
+        raise ConformanceError(f"manifests: no Kubernetes objects (apiVersion + kind) under {directory}")
+    return objects
+
+
+def _name(obj: Obj) -> str:
+    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name', '?')}"
+
+
+def pod_templates(objects: Sequence[Obj]) -> Iterator[PodTemplate]:
+    for obj in objects:
+        kind, spec = obj.get("kind"), obj.get("spec") or {}
+        if kind == "Pod":
+            yield PodTemplate(_name(obj), spec)
+        elif kind in ("StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"):
+            yield PodTemplate(_name(obj), (spec.get("template") or {}).get("spec") or {})
+        elif kind == "CronJob":
+            job = (spec.get("jobTemplate") or {}).get("spec") or {}
+            yield PodTemplate(_name(obj), (job.get("template") or {}).get("spec") or {})
+
+
+def _containers(pod: Obj) -> list[Obj]:
+    return [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+
+
+def capability_findings(template: PodTemplate) -> list[tuple[str, bool, str]]:
+    """(container, ok, detail) per container: drops ALL and adds only baseline capabilities."""
+    out = []
+    for ctr in _containers(template.spec):
+        caps = (ctr.get("securityContext") or {}).get("capabilities") or {}
+        added = sorted(str(c).upper().removeprefix("CAP_") for c in caps.get("add") or [])
+        drops_all = "ALL" in [str(c).upper() for c in caps.get("drop") or []]
+        beyond = [c for c in added if c not in BASELINE_CAPABILITIES]
+        detail = f"drop {'ALL' if drops_all else 'not ALL'}, add {', '.join(added) or 'nothing'}"
+        if beyond:
+            detail += f" (beyond the baseline: {', '.join(beyond)})"
+        out.append((f"{template.owner} {ctr.get('name')}", drops_all and not beyond, detail))
+    return out
+
+
+def isolation_problems(template: PodTemplate) -> list[str]:
+    """What breaks the pod's isolation from its node: privileged, host namespaces, hostPath, host ports."""
+    pod = template.spec
+    problems = [f"{key}: true" for key in HOST_NAMESPACES if pod.get(key)]
+    problems += [f"hostPath volume {v.get('name')}" for v in pod.get("volumes") or [] if "hostPath" in v]
+    psc = pod.get("securityContext") or {}
+    for ctr in _containers(pod):
+        sc = ctr.get("securityContext") or {}
+        if sc.get("privileged"):
+            problems.append(f"container {ctr.get('name')} privileged")
+        if sc.get("runAsUser", psc.get("runAsUser")) == 0 or not sc.get(
+            "runAsNonRoot", psc.get("runAsNonRoot", False)
+        ):
+            problems.append(f"container {ctr.get('name')} may run as root (runAsNonRoot not set)")
+        problems += [
+            f"container {ctr.get('name')} hostPort {p['hostPort']}"
+            for p in ctr.get("ports") or []
+            if p.get("hostPort")
+        ]
+    return problems
+
+
+def isolation_summary(template: PodTemplate) -> str:
+    pod = template.spec
+    token = pod.get("automountServiceAccountToken")
+    escalation = sorted(
+        {
+            str((c.get("securityContext") or {}).get("allowPrivilegeEscalation", "unset"))
+            for c in _containers(pod)
+        }
+    )
+    return (
+        f"not privileged, no host namespaces or hostPath; API token {'mounted' if token else 'not mounted'};"
+        f" allowPrivilegeEscalation {'/'.join(escalation)}"
+    )
+
+
+@dataclass(frozen=True)
+class RbacFinding:
+    subject: str
+    ok: bool
+    detail: str
+
+
+def rbac_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """Cluster-wide roles/bindings, wildcards and sensitive grants fail; namespaced least privilege passes."""
+    out: list[RbacFinding] = []
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind == "ClusterRoleBinding":
+            out.append(RbacFinding(_name(obj), False, "cluster-wide binding: grants reach every namespace"))
+        if kind not in ("Role", "ClusterRole"):
+            continue
+        grants: list[str] = []
+        wide: list[str] = []
+        for rule in obj.get("rules") or []:
+            resources = [str(r) for r in rule.get("resources") or []]
+            verbs = [str(v) for v in rule.get("verbs") or []]
+            grants.append(f"{','.join(resources)}: {','.join(verbs)}")
+            if "*" in verbs or "*" in (rule.get("apiGroups") or []):
+                wide.append("wildcard")
+            wide += [r for r in resources if r in SENSITIVE_RESOURCES]
+        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        if kind == "ClusterRole":
+            where = "cluster-wide"
+        else:
+            where = f"namespace {namespace}" if namespace else "its namespace"
+        detail = f"{where}; " + "; ".join(grants)
+        # pods/exec is what the kubexec launcher exists for: reported, not failed, when it is the only one.
+        failing = [w for w in wide if w != "pods/exec"]
+        if "pods/exec" in wide and not failing:
+            detail += " (pods/exec: the kubexec launcher's need)"
+        elif failing:
+            detail += f" (too wide: {', '.join(sorted(set(failing)))})"
+        out.append(RbacFinding(_name(obj), kind == "Role" and not failing, detail))
+    return out
