@@ -15,6 +15,7 @@ from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
 
 # A Debian package name, optionally pinned: `name` or `name=version`.
+RECIPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
 
 
@@ -201,6 +202,11 @@ def parse(data: object, source: str) -> Recipe:
 
 @cache
 def load(name: str) -> Recipe:
+    # The name (from --workload) becomes a file name: only a plain recipe name, never a path.
+    if not RECIPE_NAME.fullmatch(name):
+        raise RecipeError(
+            f"recipe name {name[:40]!r}: lowercase letters, digits and '-' only, e.g. rec or app-mpi"
+        )
     path = RECIPES_DIR / f"{name}.yaml"
     if not path.is_file():
         raise RecipeError(f"unknown recipe {name!r}: available recipes are {', '.join(available())}")

@@ -18,6 +18,7 @@ from recapp.conformance.ranks import rank_reports, short_host, verify
 from recapp.conformance.workloads import gromacs_output, mpi_output, nas_output, pingpong_output
 from recapp.errors import JobError
 from recapp.host import images
+from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import sub
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
@@ -153,6 +154,9 @@ def run_job(
         raise JobError(f"--np must be at least 1, got {req.np}")
     if not req.command:
         raise JobError("no command to run (give it after --)")
+    check_cluster_name(req.cluster, error=JobError)
+    if req.app is not None:
+        check_image_ref(req.app, error=JobError, what="APP image")
     spec = backend.spec(req.cluster)
     nodes = o.node_pod_names(spec)
     check_cluster_usable(backend, req.cluster, nodes)

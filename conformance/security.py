@@ -24,6 +24,7 @@ from recapp.conformance import security_images as si
 from recapp.conformance import security_manifests as sm
 from recapp.errors import ConformanceError, RecappError
 from recapp.host import engine, images
+from recapp.host.names import check_image_ref
 from recapp.host.runner import run
 from recapp.k8s import objects as o
 from recapp.k8s import render
@@ -219,6 +220,9 @@ def security_report(
 ) -> SecurityReport:
     say = step or (lambda _t: None)
     # Refuse bad input before anything runs.
+    for option, ref in (("--rec", rec), ("--app", app)):
+        if ref is not None:
+            check_image_ref(ref, error=ConformanceError, what=option)
     objects = sm.load_directory(manifests) if manifests is not None else default_objects(rec)
     for ref in (r for r in (rec, app) if r):
         if images.image_id(ref) is None:

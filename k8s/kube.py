@@ -34,6 +34,7 @@ from kubernetes.stream import stream as k8s_stream
 from kubernetes.watch.watch import iter_resp_lines
 
 from recapp.errors import ClusterError
+from recapp.host.names import check_cluster_name
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s import validate
@@ -412,6 +413,8 @@ class KubernetesBackend(ClusterBackend):
 
     # ---- status / down / spec -----------------------------------------------------------------
     def _namespace_of(self, name: str, namespace: str | None = None) -> str:
+        # The name goes into label selectors (`recapp.io/cluster=NAME`): a checked DNS label only.
+        check_cluster_name(name, error=ClusterError)
         return namespace or namespace_for(name, self._namespace)
 
     def status(self, name: str, *, namespace: str | None = None) -> ClusterStatus:

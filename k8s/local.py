@@ -21,6 +21,7 @@ from pathlib import Path
 from recapp import LABEL_PREFIX
 from recapp.errors import ClusterError
 from recapp.host import engine, images
+from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import state_dir
 from recapp.host.runner import last_line, run
 from recapp.k8s import constants as c
@@ -46,7 +47,8 @@ def login_pod_name(name: str) -> str:
 
 
 def cluster_dir(name: str) -> Path:
-    return state_dir() / "clusters" / name
+    # The one place a cluster name becomes a path (and `down` removes it): never `..` or `/`.
+    return state_dir() / "clusters" / check_cluster_name(name, error=ClusterError)
 
 
 def cluster_labels(spec: ClusterSpec) -> dict[str, str]:
@@ -130,7 +132,10 @@ class LocalBackend(ClusterBackend):
         cdir.mkdir(parents=True, exist_ok=True)
         (cdir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
         say(f"network {network_name(spec.name)}")
-        _podman("network", "create", *label_args, network_name(spec.name))
+        # The NetworkPolicy (only the cluster's own pods get in) as podman can say it: an isolated
+        # network, which other networks' containers cannot reach.
+        isolate = ["--opt", "isolate=true"] if o.isolates_cluster(objects, spec) else []
+        _podman("network", "create", *label_args, *isolate, network_name(spec.name))
         secret_dir = self._write_secret(spec, o.agent_secret_value(objects))
         ulimits = engine.settings().ulimit_args
         node_template = o.node_pod_template(objects)
@@ -247,6 +252,7 @@ class LocalBackend(ClusterBackend):
 
     # ---- status / down --------------------------------------------------------------------
     def status(self, name: str) -> ClusterStatus:
+        check_cluster_name(name, error=ClusterError)
         rows = json.loads(
             _podman("ps", "-a", "--filter", f"label={c.LABEL_CLUSTER}={name}", "--format", "json") or "[]"
         )
@@ -282,6 +288,7 @@ class LocalBackend(ClusterBackend):
         return self._probe(pod, o.agent_ping_command(spec))
 
     def down(self, name: str) -> list[str]:
+        check_cluster_name(name, error=ClusterError)
         removed: list[str] = []
         selector = f"label={c.LABEL_CLUSTER}={name}"
         pods = _podman("ps", "-aq", "--filter", selector).split()
@@ -344,7 +351,7 @@ class LocalBackend(ClusterBackend):
         """Save/load through each node's `images` volume: no registry needed (README: architecture)."""
         say = step or (lambda _t: None)
         spec = self.spec(name)
-        host_id = images.image_id(image)
+        host_id = images.image_id(check_image_ref(image, error=ClusterError, what="APP image"))
         if host_id is None:
             raise ClusterError(f"APP image {image!r} not found in the local image store")
         tarball: Path | None = None
@@ -376,8 +383,10 @@ class LocalBackend(ClusterBackend):
             target.unlink(missing_ok=True)  # loaded into the node's storage: the tarball is dead weight
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
-            # A new build under the same tag: the node's APP sandbox of the old one must go.
+            # A new build under the same tag: the node's APP sandbox of the old one must go, and so
+            # must the old build itself (untagged now; it would stay in the node's storage for good).
             self.node_exec(name, pod, ["wrap-container", "--reset", image])
+            self.node_exec(name, pod, ["podman", "image", "prune", "--force"])
         return image
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:

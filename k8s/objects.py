@@ -3,8 +3,8 @@
 This is the one source of truth: the kustomize renderer writes these objects, the Kubernetes backend
 applies them, and the local backend turns the two pod templates into podman containers.
 
-Apply order (`cluster_objects`): Namespace, ServiceAccount, Role, RoleBinding, Secret, Service,
-StatefulSet (node pods), Job (login pod).
+Apply order (`cluster_objects`): Namespace, ServiceAccount, Role, RoleBinding, NetworkPolicy, Secret,
+Service, StatefulSet (node pods), Job (login pod).
 """
 
 from __future__ import annotations
@@ -146,6 +146,46 @@ def role_binding_object(spec: ClusterSpec) -> Obj:
             {"kind": "ServiceAccount", "name": service_account_name(spec), "namespace": spec.namespace}
         ],
     }
+
+
+# ---------------------------------------------------------------------------------------------------
+# network isolation
+
+
+def network_policy_name(spec: ClusterSpec) -> str:
+    return spec.name
+
+
+def cluster_pod_selector(spec: ClusterSpec) -> dict[str, str]:
+    """Labels every pod of this cluster carries (node and login pods), and no other cluster's pods."""
+    return {c.LABEL_CLUSTER: spec.name}
+
+
+def network_policy_object(spec: ClusterSpec) -> Obj:
+    """Only this cluster's own pods may open connections to its pods.
+
+    Any port among them: PRRTE's daemons and prterun talk over ephemeral ports, and so does MPI's TCP
+    transport. Nothing else (another tenant's job, another namespace) reaches the launch agents at
+    all, so the agent's secret is the second wall, not the only one. Egress stays open (the login pod
+    talks to the API server). The local backend realises this as an isolated podman network.
+    """
+    same_cluster = {"matchLabels": cluster_pod_selector(spec)}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(spec, network_policy_name(spec), c.COMPONENT_NETWORK),
+        "spec": {
+            "podSelector": same_cluster,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": same_cluster}]}],
+        },
+    }
+
+
+def isolates_cluster(objects: list[Obj], spec: ClusterSpec) -> bool:
+    """True when the objects hold a policy admitting only the cluster's own pods to all of them."""
+    wanted = network_policy_object(spec)["spec"]
+    return any(obj.get("kind") == "NetworkPolicy" and obj.get("spec") == wanted for obj in objects)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -575,6 +615,7 @@ def cluster_objects(spec: ClusterSpec, *, agent_secret: str | None = None) -> li
         service_account_object(spec),
         role_object(spec),
         role_binding_object(spec),
+        network_policy_object(spec),
         agent_secret_object(spec, secret),
         nodes_service_object(spec),
         node_statefulset_object(spec),

@@ -11,6 +11,7 @@ from recapp.builder.build import build_image
 from recapp.builder.recipe import IMAGE_KINDS
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import RecappError
+from recapp.host.names import check_image_ref
 
 
 def build(
@@ -46,6 +47,9 @@ def build(
     """Build a REC, APP or all-in-one image from its recipe (an unchanged recipe and base is not rebuilt)."""
     if kind not in IMAGE_KINDS:
         raise RecappError(f"unknown image kind {kind!r}: choose rec, app or aio")
+    for option, ref in (("--tag", tag), ("--base-image", base_image)):
+        if ref is not None:
+            check_image_ref(ref, error=RecappError, what=option)
     if kind == "app" and workload is None:
         workload = "mpi"
     extra: dict[str, list[str]] = {}

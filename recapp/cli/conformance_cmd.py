@@ -14,8 +14,9 @@ from recapp.conformance import references
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.session import FullRun, run_full_suite, run_suite
 from recapp.conformance.workloads.catalog import select
-from recapp.errors import RecappError
+from recapp.errors import ConformanceError, RecappError
 from recapp.host import images as host_images
+from recapp.host.names import check_image_ref
 from recapp.host.paths import sub
 from recapp.reports.render import render_dir
 
@@ -59,6 +60,8 @@ def full(
     references.load(refs)
     parse_levels(levels)
     for option, ref in (("--rec", rec), ("--app", app)):
+        if ref:
+            check_image_ref(ref, error=RecappError, what=option)
         if ref and host_images.image_id(ref) is None:
             raise RecappError(f"{option} {ref}: image not found in the local image store")
     out.mkdir(parents=True, exist_ok=True)
@@ -91,6 +94,9 @@ def images(
     """Static checks of a REC and/or an APP image (pytest + testinfra)."""
     if not rec_image and not app_image:
         raise RecappError("give --rec-image and/or --app-image")
+    for option, ref in (("--rec-image", rec_image), ("--app-image", app_image)):
+        if ref is not None:
+            check_image_ref(ref, error=ConformanceError, what=option)
     code = run_suite("images", rec_image=rec_image, app_image=app_image, junit=junit)
     raise typer.Exit(code)
 

@@ -13,6 +13,7 @@ from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.matrix.runner import run_matrix, short_ref
 from recapp.errors import ConformanceError
+from recapp.host.names import check_image_ref
 from recapp.reports import records
 
 
@@ -38,6 +39,9 @@ def matrix(
         app += [t for t in source_flavor_tags("app") if t not in app]
     if not rec or not app:
         raise ConformanceError("give at least one --rec and one --app")
+    for option, refs in (("--rec", rec), ("--app", app)):
+        for ref in refs:
+            check_image_ref(ref, error=ConformanceError, what=option)
     chosen = parse_levels(levels)
     with progress("matrix") as prog:
         record = run_matrix(get_backend("local"), rec, app, chosen, out, step=prog.step)

@@ -9,6 +9,7 @@ import typer
 from recapp.builder.backends import BACKENDS, get_backend
 from recapp.cli.ui import console, progress
 from recapp.errors import BuildError
+from recapp.host.names import check_image_ref
 
 
 def push(
@@ -19,6 +20,8 @@ def push(
     backend: Annotated[str, typer.Option(help=f"engine to push with: {' or '.join(BACKENDS)}")] = "buildah",
 ) -> None:
     """Push IMAGE to DESTINATION (credentials: `podman login` / the Docker config, as usual)."""
+    check_image_ref(image, error=BuildError, what="image")
+    check_image_ref(destination, error=BuildError, what="destination")
     impl = get_backend(backend)
     if impl.inspect(image) is None:
         raise BuildError(f"image {image!r} not found in the local image store")

@@ -11,6 +11,8 @@ from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.validate_app import validate_app as run_validation
+from recapp.errors import ConformanceError
+from recapp.host.names import check_image_ref
 from recapp.reports import records
 
 
@@ -26,6 +28,9 @@ def validate_app(
 ) -> None:
     """Discover versions, run the static APP checks, and run the matrix levels with injected probes."""
     recs = rec or ["localhost/recapp/rec:trixie"]
+    check_image_ref(image, error=ConformanceError, what="APP image")
+    for ref in recs:
+        check_image_ref(ref, error=ConformanceError, what="--rec")
     with progress(f"validate {image}") as prog:
         static, record = run_validation(
             get_backend("local"), image, recs, parse_levels(levels), out, step=prog.step

@@ -9,6 +9,7 @@ sandbox, and the DVM), then after every job; the last must not exceed the warm-u
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 
@@ -17,21 +18,32 @@ from recapp.host.paths import sub
 
 from .footprint import Footprint, measure
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 APP = "localhost/recapp/app-mpi:trixie"
 JOBS = 20
 
 
+@pytest.fixture
+def soak_app(engine, default_images, scratch_images) -> str:
+    """The APP under a tag of this test's own: another session rebuilding the shared tag mid-soak
+    would make every node load the new build (that path is checked in test_rebuilt_app_…)."""
+    tag = f"localhost/recapp-test/app-soak-{secrets.token_hex(3)}:trixie"
+    engine.podman("tag", APP, tag)
+    scratch_images.append(tag)
+    return tag
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("dvm", [False, True], ids=["prterun", "dvm"])
-def test_twenty_jobs_pass_and_leave_nothing_behind(engine, make_cluster, local_backend, dvm: bool):
+def test_twenty_jobs_pass_and_leave_nothing_behind(engine, make_cluster, local_backend, soak_app, dvm: bool):
     spec = make_cluster(nodes=2, slots=2)
 
     def job() -> bool:
         record = run_job(
             local_backend,
             JobRequest(
-                cluster=spec.name, np=4, command=["hello"], app=APP, map_by="ppr:2:node", dvm=dvm,
+                cluster=spec.name, np=4, command=["hello"], app=soak_app, map_by="ppr:2:node", dvm=dvm,
                 timeout_s=120,
             ),
         )  # fmt: skip
@@ -66,3 +78,25 @@ def test_twenty_jobs_pass_and_leave_nothing_behind(engine, make_cluster, local_b
     assert grown == {}, (
         f"grew over {JOBS} jobs (before, after): {grown}; new in /tmp: {last.new_tmp_paths(baseline)}"
     )
+
+
+def test_rebuilt_app_replaces_the_old_build_in_every_node(
+    engine, make_cluster, local_backend, soak_app, scratch_images, tmp_path
+):
+    # A new build under the same tag is loaded into each node; the old build must not stay there.
+    spec = make_cluster(nodes=2, slots=2)
+    request = JobRequest(cluster=spec.name, np=4, command=["hello"], app=soak_app, map_by="ppr:2:node")
+    assert run_job(local_backend, request).passed
+    before = measure(engine, spec)
+    (tmp_path / "Containerfile").write_text(
+        f"FROM {soak_app}\nLABEL io.recapp.test.rebuilt={tmp_path.name}\n"
+    )
+    engine.podman("build", "-q", "-t", soak_app, str(tmp_path), timeout=300)
+    record = run_job(local_backend, request)
+    assert record.passed, (record.error, record.verification.reasons)
+    for node in (f"{spec.name}-node-0", f"{spec.name}-node-1"):
+        node_id = engine.podman("exec", node, "podman", "image", "inspect", "--format", "{{.Id}}", soak_app)
+        assert node_id.stdout.strip() == engine.image_id(soak_app)
+    after = measure(engine, spec)
+    assert after.nested_images == before.nested_images, (before.nested_images, after.nested_images)
+    assert after.nested_containers == spec.nodes

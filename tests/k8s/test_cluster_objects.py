@@ -49,7 +49,8 @@ def all_label_sets(objects: list[Obj]) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_objects_in_apply_order(objects: list[Obj]) -> None:
     assert [x["kind"] for x in objects] == [
-        "Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Service", "StatefulSet", "Job",
+        "Namespace", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "Secret", "Service",
+        "StatefulSet", "Job",
     ]  # fmt: skip
 
 
@@ -60,6 +61,7 @@ def test_names(objects: list[Obj]) -> None:
         "ServiceAccount": "demo",
         "Role": "demo",
         "RoleBinding": "demo",
+        "NetworkPolicy": "demo",
         "Secret": "demo-agent",
         "Service": "demo-nodes",
         "StatefulSet": "demo-node",
@@ -81,7 +83,7 @@ def test_every_object_and_template_carries_the_labels(objects: list[Obj]) -> Non
         assert labels[c.LABEL_CLUSTER] == "demo", where
         assert labels[c.LABEL_COMPONENT], where
         seen += 1
-    assert seen == 11  # 8 objects + 2 pod templates + 1 claim template
+    assert seen == 12  # 9 objects + 2 pod templates + 1 claim template
 
 
 def test_components(objects: list[Obj]) -> None:
@@ -374,3 +376,16 @@ def test_accessor_refuses_objects_without_the_workload(objects: list[Obj]) -> No
 
 def test_objects_are_pure(spec: ClusterSpec, secret: str) -> None:
     assert o.cluster_objects(spec, agent_secret=secret) == o.cluster_objects(spec, agent_secret=secret)
+
+
+def test_network_policy_admits_only_the_clusters_own_pods(objects: list[Obj]) -> None:
+    policy = by_kind(objects, "NetworkPolicy")
+    same = {"matchLabels": {"recapp.io/cluster": "demo"}}
+    assert policy["spec"] == {
+        "podSelector": same,
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": same}]}],
+    }
+    # It selects every pod of the cluster: the node pods and the login pod carry the label.
+    for template in (o.node_pod_template(objects), o.login_pod_template(objects)):
+        assert template["metadata"]["labels"]["recapp.io/cluster"] == "demo"

@@ -40,7 +40,7 @@ def test_render_is_byte_identical_twice(spec: ClusterSpec, secret: str, tmp_path
     render.render_kustomize(spec, tmp_path / "two", agent_secret=secret)
     one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
     assert one == two
-    assert len(one) == 14
+    assert len(one) == 15
 
 
 def test_rerender_in_place_is_identical_and_keeps_the_secret(spec: ClusterSpec, tmp_path: Path) -> None:
@@ -76,6 +76,7 @@ def test_layout_files(spec: ClusterSpec, secret: str, tmp_path: Path) -> None:
         "base/job.yaml",
         "base/kustomization.yaml",
         "base/namespace.yaml",
+        "base/networkpolicy.yaml",
         "base/role.yaml",
         "base/rolebinding.yaml",
         "base/service.yaml",
@@ -254,5 +255,5 @@ def test_kustomize_output_passes_the_schemas(spec: ClusterSpec, secret: str, tmp
     render.render_kustomize(spec, tmp_path, agent_secret=secret)
     for launcher in render.OVERLAYS:
         built = kustomize_build(render.overlay_dir(tmp_path, launcher))
-        assert len(built) == 8
+        assert len(built) == 9
         assert schema_violations(built, schema_versions()) == []

@@ -69,6 +69,7 @@ def test_creation_plan_order(spec: ClusterSpec) -> None:
         ("ServiceAccount", "demo"),
         ("Role", "demo"),
         ("RoleBinding", "demo"),
+        ("NetworkPolicy", "demo"),
         ("Secret", "demo-agent"),
         ("Service", "demo-nodes"),
         ("StatefulSet", "demo-node"),
