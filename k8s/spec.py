@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recapp.errors import ClusterError
+from recapp.host.names import image_ref_problem
 from recapp.k8s import constants as c
 
 # The cluster name becomes part of every object name. Kubernetes limits names to 63 characters, and
@@ -18,8 +19,6 @@ from recapp.k8s import constants as c
 NAME_MAX = 40
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# An image reference: registry/path:tag@digest. No whitespace or shell metacharacters.
-_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 # A Kubernetes quantity in the forms people write: 500m, 2, 1.5, 512Mi, 4G.
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 # An extended resource name as device plugins advertise it: <domain>/<name>, e.g. smarter-devices/fuse.
@@ -119,9 +118,9 @@ class ClusterSpec(BaseModel):
     @field_validator("rec_image")
     @classmethod
     def _image(cls, value: str) -> str:
-        if len(value) > 255 or not _IMAGE_REF.fullmatch(value):
+        if image_ref_problem(value):
             raise ValueError(
-                "must be an image reference (letters, digits, '._/:@-'; no spaces or shell characters)"
+                "must be an image reference (letters, digits, '._/:@-'; no spaces, shell characters or '..')"
             )
         return value
 

@@ -17,6 +17,8 @@ from recapp.cli.ui import console, print_table, progress
 from recapp.conformance.jobs import JobRequest, run_job
 from recapp.conformance.side_by_side import has_program
 from recapp.conformance.workloads.catalog import select
+from recapp.errors import ClusterError
+from recapp.host.names import check_cluster_name
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import JobRecord
 from recapp.reports.render import render_dir
@@ -38,6 +40,7 @@ def demo(
 ) -> None:
     """Build, deploy, run hello / init_finalize / ring and the demo workloads across the nodes, report,
     clean up."""
+    check_cluster_name(name, error=ClusterError, what="--name")  # before minutes of building
     workloads = [] if mpi_only else select([DEMO_SET])
     recipes = set(available())
     with progress("images") as prog:
