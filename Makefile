@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
 SUITE ?= trixie
 
-.PHONY: setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
+.PHONY: reliability setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
@@ -99,3 +99,24 @@ matrix: images-all
 BENCH_ARGS ?=
 bench: setup
 	$(RECAPP) bench --suite $(SUITE) $(BENCH_ARGS)
+
+# Issue 8, all of it: faults, soak (20 jobs with and without the DVM), concurrency, bad input, the
+# security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
+RELIABILITY_OUT ?= reliability-out
+reliability: setup images
+	mkdir -p $(RELIABILITY_OUT)
+	$(PYTEST) -m reliability tests --junitxml=$(RELIABILITY_OUT)/junit-reliability.xml
+	$(PYTEST) tests/agent tests/kube/test_kubeconfig.py tests/kube/test_kube_errors.py \
+	  "tests/e2e/test_cluster.py::test_node_killed_mid_job_ends_the_job_naming_it" \
+	  "tests/e2e/test_cluster.py::test_node_that_never_becomes_ready_times_out_naming_it" \
+	  "tests/e2e/test_cluster.py::test_not_a_rec_is_refused_before_anything_is_created" \
+	  "tests/e2e/test_matrix.py::test_hung_probe_is_hang_within_the_timeout_and_leaves_nothing" \
+	  --junitxml=$(RELIABILITY_OUT)/junit-earlier-faults.xml
+	@$(VENV)/bin/python -c 'import json, pathlib, os; \
+	  d = pathlib.Path(os.environ.get("RECAPP_HOME") or pathlib.Path.home() / ".local/state/recapp") / "reliability"; \
+	  [print(p.name, "passed %(passed)s/%(jobs)s" % (r := json.loads(p.read_text())), "grown:", \
+	   {k: (r["baseline"][k], r["last"][k]) for k in r["last"] if r["last"][k] > r["baseline"][k]}) \
+	   for p in sorted(d.glob("soak-*.json"), key=lambda p: p.stat().st_mtime)[-2:]]'
+	@echo "security report (exit 1 while the images carry setuid files outside the allow-list):"
+	-$(RECAPP) conformance security --rec localhost/recapp/rec:$(SUITE) --app localhost/recapp/app-mpi:$(SUITE) \
+	  --out $(RELIABILITY_OUT)/security.json

@@ -50,5 +50,7 @@ def parse_levels(text: str | None) -> list[str]:
     if unknown:
         from recapp.errors import ConformanceError
 
-        raise ConformanceError(f"unknown level(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+        # repr: the user's text stays on one line, quoted, whatever it holds.
+        shown = ", ".join(repr(t) if not t.isalnum() else t for t in unknown)
+        raise ConformanceError(f"unknown level(s) {shown}: choose from {', '.join(ORDER)}")
     return [lvl for lvl in ORDER if lvl in wanted]

@@ -105,3 +105,31 @@ def test_hostile_names_are_refused_in_one_line_and_make_nothing(run_recapp, tmp_
         assert listed.stdout.split() == [], f"podman {what[0]}: objects of {OK} were made"
     made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if "engine" not in p.parts)
     assert made == ["state", "work"], made
+
+
+@pytest.mark.parametrize(
+    ("content", "word"),
+    [
+        (None, "kubeconfig"),  # missing file
+        ("{not: [yaml", "kubeconfig"),
+        ("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "kubeconfig"),
+        (  # well-formed, pointing at a closed port on this machine: unreachable
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+            "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+            "contexts: [{name: c, context: {cluster: k, user: u}}]\nusers: [{name: u, user: {token: t}}]\n",
+            "127.0.0.1:9",
+        ),
+    ],
+    ids=["missing", "not-yaml", "no-context", "unreachable"],
+)
+def test_bad_kubeconfig_is_one_line_exit_2(run_recapp, tmp_path: Path, content, word):
+    path = tmp_path / "kubeconfig"
+    if content is not None:
+        path.write_text(content)
+    for argv in (
+        ["cluster", "up", "--backend", "kubernetes", "--kubeconfig", str(path), "--name", OK],
+        ["cluster", "status", "--backend", "kubernetes", "--name", OK],
+    ):
+        env = {"KUBECONFIG": str(path), "RECAPP_HOME": str(tmp_path / "state")}
+        line = run_recapp(*argv, env=env, timeout=120).error_line()
+        assert word in line, f"{argv}: {line}"
