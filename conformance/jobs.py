@@ -43,6 +43,8 @@ LOST_DAEMON = re.compile(
 # podman's error when a rank's APP image is not in its node's storage.
 MISSING_IMAGE = re.compile(r"Error: .*: image not known")
 KILL_GRACE_S = 5.0
+PROBE_FAILURE_THRESHOLD = 3  # the node template's readinessProbe.failureThreshold
+PROBE_RETRY_S = 2.0
 
 
 @dataclass
@@ -132,6 +134,14 @@ def check_cluster_usable(backend: ClusterBackend, cluster: str, nodes: list[str]
     if not any(p.component == c.COMPONENT_LOGIN for p in status.pods):
         raise JobError(f"cluster {cluster}: the login pod is missing")
     not_ready = [name for name in nodes if not by_name[name].ready]
+    # As the kubelet counts (the probe's failureThreshold): one missed probe on a busy host is not
+    # yet a node that is down.
+    for _ in range(PROBE_FAILURE_THRESHOLD - 1):
+        if not not_ready:
+            break
+        time.sleep(PROBE_RETRY_S)
+        again = {p.name: p for p in backend.status(cluster).pods}
+        not_ready = [name for name in not_ready if not (name in again and again[name].ready)]
     if not_ready:
         raise JobError(
             f"cluster {cluster}: node pod(s) running but not Ready (launch agent not answering):"
