@@ -361,6 +361,10 @@ class LocalBackend(ClusterBackend):
             )
             if status == 0 and out.strip().splitlines()[-1:] == [host_id]:
                 continue
+            if self.node_exec(name, pod, ["podman", "image", "exists", host_id])[0] == 0:
+                # The same image under another name (a second tag): name it, nothing to load.
+                self._tag_in_node(name, pod, host_id, image)
+                continue
             if tarball is None:
                 say(f"saving {image}")
                 tarball = images.saved_tarball(image, error=ClusterError)
@@ -377,17 +381,53 @@ class LocalBackend(ClusterBackend):
                 if not target.exists():
                     shutil.copyfile(tarball, target)
                 os.chmod(target, 0o644)
+            names_before = self._node_image_names(name, pod)
             status, out = self.node_exec(
                 name, pod, ["podman", "load", "-i", f"{c.IMAGES_MOUNT}/{tarball.name}"]
             )
             target.unlink(missing_ok=True)  # loaded into the node's storage: the tarball is dead weight
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
+            # The cached archive carries the tag it was first saved under, which may be another
+            # name for the same image: the name asked for must point at it.
+            self._tag_in_node(name, pod, host_id, image)
+            self._restore_names(name, pod, host_id, image, names_before)
             # A new build under the same tag: the node's APP sandbox of the old one must go, and so
-            # must the old build itself (untagged now; it would stay in the node's storage for good).
+            # must the old build itself once no name points at it (it would stay in the node's
+            # storage for good; `image prune` misses it when the new build shares its top layer).
             self.node_exec(name, pod, ["wrap-container", "--reset", image])
-            self.node_exec(name, pod, ["podman", "image", "prune", "--force"])
+            replaced = names_before.get(image)
+            if (
+                replaced
+                and replaced != host_id
+                and replaced not in self._node_image_names(name, pod).values()
+            ):
+                self.node_exec(name, pod, ["podman", "rmi", replaced])
         return image
+
+    def _node_image_names(self, name: str, pod: str) -> dict[str, str]:
+        """name:tag → image id in a node's storage."""
+        status, out = self.node_exec(
+            name, pod, ["podman", "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "--no-trunc"]
+        )
+        pairs = (line.split() for line in out.splitlines() if status == 0)
+        return {p[0]: p[1].removeprefix("sha256:") for p in pairs if len(p) == 2 and "<none>" not in p[0]}
+
+    def _restore_names(self, name: str, pod: str, image_id: str, image: str, before: dict[str, str]) -> None:
+        """Undo what the archive's own tag did: a name nobody asked for goes, a moved one goes back
+        (so an old build keeps no stray name and is pruned, and no other name changes meaning)."""
+        for tag, now_id in self._node_image_names(name, pod).items():
+            if tag == image or now_id != image_id or before.get(tag) == image_id:
+                continue
+            if tag in before:
+                self._tag_in_node(name, pod, before[tag], tag)
+            else:
+                self.node_exec(name, pod, ["podman", "untag", image_id, tag])
+
+    def _tag_in_node(self, name: str, pod: str, image_id: str, image: str) -> None:
+        status, out = self.node_exec(name, pod, ["podman", "tag", image_id, image])
+        if status != 0:
+            raise ClusterError(f"node pod {pod}: cannot name {image_id[:12]} {image}: {last_line(out)}")
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
         """The APP's programs, run natively in the REC for comparison; they use the REC's own libraries."""
