@@ -4,7 +4,7 @@ Construction takes an `ApiClient` (tests and callers inject it; nothing global i
 builds one from a kubeconfig file and context (`from_kubeconfig`). What to do is planned by pure
 functions in kube_plan.py; API errors are mapped in kube_errors.py; execs go through kube_exec.py.
 
-- `up`: creates Namespace, spec ConfigMap, ServiceAccount, Role, RoleBinding, Secret, Service,
+- `up`: creates Namespace, spec ConfigMap, ServiceAccount, Role, RoleBinding, NetworkPolicy, Secret, Service,
   StatefulSet, Job in that order; 409 means the object is there (an interrupted `up` resumes; a
   cluster that exists with a *different* spec is refused). Then lists the cluster's pods and
   watches them from that resourceVersion (re-listing on 410) until every node pod is Ready and the
