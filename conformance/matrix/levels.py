@@ -45,11 +45,13 @@ ORDER = list(LEVELS)
 def parse_levels(text: str | None) -> list[str]:
     if not text:
         return ORDER
+    from recapp.errors import ConformanceError
+
     wanted = [t.strip().upper() for t in text.split(",") if t.strip()]
+    if not wanted:  # e.g. " , ": running no level would "pass" with nothing checked
+        raise ConformanceError(f"no level named in {text!r}: choose from {', '.join(ORDER)}")
     unknown = [t for t in wanted if t not in LEVELS]
     if unknown:
-        from recapp.errors import ConformanceError
-
         # repr: the user's text stays on one line, quoted, whatever it holds.
         shown = ", ".join(repr(t) if not t.isalnum() else t for t in unknown)
         raise ConformanceError(f"unknown level(s) {shown}: choose from {', '.join(ORDER)}")
