@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Iterator
 
@@ -69,16 +70,16 @@ def make_cluster(local_backend: LocalBackend, default_images) -> Iterator[Cluste
         assert not local_backend.status(name).exists, f"cluster {name} left objects behind after down"
 
 
-@pytest.fixture(scope="module")
-def shared_cluster(engine, default_images) -> Iterator[ClusterSpec]:
-    """One 2-node trixie cluster for the read-only job tests of a module."""
+@contextlib.contextmanager
+def module_cluster(rec: str) -> Iterator[ClusterSpec]:
+    """A 2-node cluster of REC `rec`, brought down and checked gone afterwards."""
     backend = LocalBackend()
     spec = load_spec(
         {
             "name": f"rs{secrets.token_hex(3)}",
             "nodes": 2,
             "slots_per_node": 2,
-            "rec_image": "localhost/recapp/rec:trixie",
+            "rec_image": rec,
             "ready_timeout_s": 120,
         }
     )
@@ -87,3 +88,17 @@ def shared_cluster(engine, default_images) -> Iterator[ClusterSpec]:
         yield spec
     finally:
         backend.down(spec.name)
+        assert not backend.status(spec.name).exists
+
+
+@pytest.fixture(scope="session")
+def cluster_of() -> Callable[[str], contextlib.AbstractContextManager[ClusterSpec]]:
+    """`with cluster_of(REC) as spec:` — a module's own 2-node cluster of another REC."""
+    return module_cluster
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(engine, default_images) -> Iterator[ClusterSpec]:
+    """One 2-node trixie cluster for the read-only job tests of a module."""
+    with module_cluster("localhost/recapp/rec:trixie") as spec:
+        yield spec

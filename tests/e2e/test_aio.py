@@ -3,7 +3,6 @@ programs built into it natively — no APP image, nothing delivered, nothing nes
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from recapp.builder.labels import KIND, RECIPE
 from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import objects as o
 from recapp.k8s.local import LocalBackend
-from recapp.k8s.spec import ClusterSpec, load_spec
+from recapp.k8s.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e
 
@@ -21,25 +20,11 @@ AIO = "localhost/recapp/aio:trixie"
 
 
 @pytest.fixture(scope="module")
-def aio_cluster(engine) -> Iterator[ClusterSpec]:
+def aio_cluster(engine, cluster_of) -> Iterator[ClusterSpec]:
     record = build_image("aio", "trixie")
     assert record.tag == AIO
-    backend = LocalBackend()
-    spec = load_spec(
-        {
-            "name": f"rs{secrets.token_hex(3)}",
-            "nodes": 2,
-            "slots_per_node": 2,
-            "rec_image": AIO,
-            "ready_timeout_s": 120,
-        }
-    )
-    backend.up(spec)
-    try:
+    with cluster_of(AIO) as spec:
         yield spec
-    finally:
-        backend.down(spec.name)
-        assert not backend.status(spec.name).exists
 
 
 def _native(spec: ClusterSpec, np: int, command: list[str], map_by: str):
