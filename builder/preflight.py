@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import cache
 
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recapp.builder.recipe import read_model
 from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
 
@@ -60,14 +60,7 @@ class Rules(BaseModel):
 
 @cache
 def rules() -> list[Rule]:
-    try:
-        found = Rules.model_validate(yaml.safe_load(RULES_FILE.read_text())).rules
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{RULES_FILE.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise RecipeError(f"{RULES_FILE.name}: field '{where}': {err['msg']}") from exc
+    found = read_model(RULES_FILE, Rules).rules
     ids = [r.id for r in found]
     if len(ids) != len(set(ids)):
         raise RecipeError(f"{RULES_FILE.name}: rule ids are not unique")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recapp.builder.suites import SUITES
 from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
+
+M = TypeVar("M", bound=BaseModel)
 
 # A Debian package name, optionally pinned: `name` or `name=version`.
 RECIPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -211,6 +213,18 @@ def load(name: str) -> Recipe:
     if not path.is_file():
         raise RecipeError(f"unknown recipe {name!r}: available recipes are {', '.join(available())}")
     return load_file(path)
+
+
+def read_model(path: Path, model: type[M]) -> M:
+    """A recipe data file (YAML) as `model`; a fault is one line naming the file and the field."""
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise RecipeError(f"{path.name}: field '{where}': {err['msg']}") from exc
 
 
 def load_file(path: Path) -> Recipe:

@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from recapp.builder.recipe import Recipe
+from recapp.builder.recipe import Recipe, read_model
 from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
 
@@ -68,14 +67,7 @@ class Catalog(Strict):
 
 @cache
 def catalog() -> Catalog:
-    try:
-        found = Catalog.model_validate(yaml.safe_load(COMPONENTS_FILE.read_text()))
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{COMPONENTS_FILE.name}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise RecipeError(f"{COMPONENTS_FILE.name}: field '{where}': {err['msg']}") from exc
+    found = read_model(COMPONENTS_FILE, Catalog)
     for name, comp in found.components.items():
         for need in comp.needs:
             if need not in found.components:
