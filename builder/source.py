@@ -132,22 +132,26 @@ def stack(recipe: Recipe, overrides: dict[str, str | None], origin: str = "debia
             if need not in built:
                 raise RecipeError(f"recipe {recipe.name}: {name} needs {need}, which is not built before it")
             needs.append(built[need])
-        src = release.debian if origin == "debian" else release.upstream
+        # The asked origin where it is pinned, else the other one: a release no Debian package
+        # carries (PRRTE 3.0.0) still builds from its upstream tarball, fetched or in --sources DIR.
+        src: DebianSource | UpstreamSource | None = (
+            (release.debian or release.upstream) if origin == "debian" else (release.upstream or release.debian)
+        )
         if src is None:
-            raise RecipeError(f"{comp.title} {version}: no {origin} source is pinned")
+            raise RecipeError(f"{comp.title} {version}: no source is pinned")
         built[name] = SourceComponent(
             name=name,
             title=comp.title,
             version=version,
-            origin="debian" if origin == "debian" else "upstream",
+            origin="debian" if isinstance(src, DebianSource) else "upstream",
             archive=src.file,
             sha256=src.sha256,
             srcdir=src.srcdir,
             prefix=comp.prefix,
             configure=tuple(comp.configure),
             needs=tuple(needs),
-            debian=release.debian if origin == "debian" else None,
-            url=release.upstream.url if origin == "upstream" and release.upstream else None,
+            debian=src if isinstance(src, DebianSource) else None,
+            url=src.url if isinstance(src, UpstreamSource) else None,
         )
     return list(built.values())
 

@@ -18,17 +18,41 @@ CAPTURED = Path(__file__).resolve().parent / "captured"
 FAKE_ID = "0123456789abcdef" * 4
 
 
-def test_catalog_pins_every_release_with_a_debian_source() -> None:
+def test_catalog_pins_every_release_in_some_origin() -> None:
     cat = source.catalog()
     assert set(cat.components) == {"pmix", "prrte", "ompi"}
     for name, comp in cat.components.items():
         assert comp.releases, f"{name}: no release pinned"
         for version, release in comp.releases.items():
-            assert release.debian is not None, f"{name} {version}: no Debian source"
-            assert release.debian.suite in SUITES
-            assert release.debian.srcdir.split("/")[0] in release.debian.file.replace("_", "-"), (
-                f"{name} {version}: srcdir {release.debian.srcdir} is not inside {release.debian.file}"
-            )
+            assert release.debian or release.upstream, f"{name} {version}: no source pinned"
+            if release.debian:
+                assert release.debian.suite in SUITES
+                assert release.debian.srcdir.split("/")[0] in release.debian.file.replace("_", "-"), (
+                    f"{name} {version}: srcdir {release.debian.srcdir} is not inside {release.debian.file}"
+                )
+            if release.upstream:
+                assert release.upstream.url.endswith("/" + release.upstream.file)
+                assert release.upstream.file.startswith(release.upstream.srcdir + ".tar.")
+    # What the defaults build comes from Debian: this machine reaches no upstream site.
+    for recipe in ("rec-source", "app-mpi-source"):
+        assert {c.origin for c in source.stack(load(recipe), {})} == {"debian"}
+
+
+def test_release_pinned_in_one_origin_comes_from_it() -> None:
+    """PRRTE 3.0.0 (the one PRRTE 3 that takes PMIx 4.2.2) is in no Debian source package: with
+    the default `--sources debian` it still comes from its upstream tarball, the PMIx from Debian."""
+    rec = source.stack(load("rec-source"), {"pmix": "4.2.2", "prrte": "3.0.0"})
+    assert [(c.name, c.origin, c.archive) for c in rec] == [
+        ("pmix", "debian", "pmix_4.2.2.orig.tar.xz"),
+        ("prrte", "upstream", "prrte-3.0.0.tar.bz2"),
+    ]
+    assert rec[1].url == "https://github.com/openpmix/prrte/releases/download/v3.0.0/prrte-3.0.0.tar.bz2"
+    assert rec[1].debian is None and rec[0].url is None
+    up = source.stack(load("rec-source"), {"pmix": "4.2.2", "prrte": "3.0.0"}, origin="upstream")
+    assert [c.archive for c in up] == ["pmix-4.2.2.tar.bz2", "prrte-3.0.0.tar.bz2"]
+    # Open MPI 5.0.7 has no upstream pin: upstream falls back to Debian's tarball.
+    app = source.stack(load("app-mpi-source"), {}, origin="upstream")
+    assert [(c.name, c.origin) for c in app] == [("pmix", "upstream"), ("ompi", "debian")]
 
 
 def test_default_stacks_in_build_order() -> None:
@@ -51,8 +75,6 @@ def test_override_and_refusals() -> None:
         source.stack(load("rec-source"), {"pmix": "9.9"})
     with pytest.raises(RecipeError, match=r"^--ompi 5\.0\.7: recipe rec-source builds no ompi"):
         source.stack(load("rec-source"), {"ompi": "5.0.7"})
-    with pytest.raises(RecipeError, match="no upstream source is pinned"):
-        source.stack(load("rec-source"), {}, origin="upstream")
 
 
 def test_facts_from_the_talks_configure_lines() -> None:
