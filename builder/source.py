@@ -134,8 +134,9 @@ def stack(recipe: Recipe, overrides: dict[str, str | None], origin: str = "debia
             needs.append(built[need])
         # The asked origin where it is pinned, else the other one: a release no Debian package
         # carries (PRRTE 3.0.0) still builds from its upstream tarball, fetched or in --sources DIR.
+        pins = (release.debian, release.upstream)
         src: DebianSource | UpstreamSource | None = (
-            (release.debian or release.upstream) if origin == "debian" else (release.upstream or release.debian)
+            pins[0] or pins[1] if origin == "debian" else pins[1] or pins[0]
         )
         if src is None:
             raise RecipeError(f"{comp.title} {version}: no source is pinned")
