@@ -46,8 +46,19 @@ def _package_names(value: list[str]) -> list[str]:
 class SuiteEntry(Strict):
     packages: list[str] = []
     build_packages: list[str] = []
+    # REC only: how wrap-container starts ranks by default. `sandbox` (one long-lived APP container
+    # per node, ranks enter it) unless the stack cannot take it; then `fresh` (a podman run per rank)
+    # with `rank_containers_why` saying what was measured.
+    rank_containers: Literal["sandbox", "fresh"] = "sandbox"
+    rank_containers_why: str | None = None
 
     _packages = field_validator("packages", "build_packages")(_package_names)
+
+    @model_validator(mode="after")
+    def _fresh_says_why(self) -> SuiteEntry:
+        if self.rank_containers == "fresh" and not (self.rank_containers_why or "").strip():
+            raise ValueError("rank_containers: fresh needs rank_containers_why (what the sandbox hit)")
+        return self
 
 
 class VersionProbe(Strict):
@@ -134,6 +145,8 @@ class Recipe(Strict):
             raise ValueError("an APP recipe needs a 'workload'")
         if (self.flavor == "source") != bool(self.components):
             raise ValueError("'components' is given exactly when the flavor is 'source'")
+        if self.kind == "app" and any(e.rank_containers != "sandbox" for e in self.suites.values()):
+            raise ValueError("'rank_containers' is a REC setting (how its wrap-container starts ranks)")
         return self
 
     def packages_for(self, suite: str) -> list[str]:

@@ -106,6 +106,7 @@ def render(
         "suite": suite,
         "base": base_ref,
         "home": f"/home/{recipe.user.name}",
+        "suite_entry": recipe.suite_entry(suite),
         "packages": recipe.packages_for(suite),
         "build_packages": recipe.build_packages_for(suite),
         "components": components,

@@ -261,3 +261,16 @@ def test_aio_has_no_source_flavor() -> None:
         RecipeError, match=r"^the all-in-one image \(aio\) is built from Debian's packages only"
     ):
         recipe_name("aio", None, "source")
+
+
+def test_rank_containers_fresh_must_say_why_and_is_for_recs(tmp_path) -> None:
+    from recapp.builder.recipe import SuiteEntry
+
+    assert SuiteEntry().rank_containers == "sandbox"
+    with pytest.raises(ValueError, match="rank_containers: fresh needs rank_containers_why"):
+        SuiteEntry(rank_containers="fresh")
+    ok = SuiteEntry(rank_containers="fresh", rank_containers_why="measured: the sandbox hangs")
+    assert ok.rank_containers == "fresh"
+    rec = load("rec-source")
+    assert rec.suite_entry("bookworm").rank_containers == "fresh"
+    assert rec.suite_entry("trixie").rank_containers == "sandbox"
