@@ -91,6 +91,8 @@ def plan(
                     skipped[where] = f"{program} is not in the all-in-one image {aio}"
                 else:
                     usable.append(model)
+            elif model == "native" and wl.not_native:
+                skipped[where] = wl.not_native
             elif images.image_id(app) is None:
                 skipped[where] = f"APP image {app} is not built"
             elif not on_path(app, program):

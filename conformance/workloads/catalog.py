@@ -31,6 +31,8 @@ class Workload(BaseModel):
     warmup: list[str] | None = None  # None: the command itself; []: no warm-up run
     headline: list[str] | None = None  # figures in the summary ratios (default: figures without wildcards)
     timeout_s: float = 600.0
+    # Why the `native` model cannot run this workload (native runs get only the APP's /usr/local/bin).
+    not_native: str | None = None
 
     @field_validator("np", mode="before")
     @classmethod

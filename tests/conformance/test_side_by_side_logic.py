@@ -104,3 +104,23 @@ def test_a_node_that_missed_its_probe_is_waited_for_then_reported(monkeypatch):
     monkeypatch.setattr(side_by_side, "run_job", other)
     assert side_by_side._run_job_patiently(None, req) == "a nested job needs an APP image (--app)"
     assert len(calls) == 1
+
+
+def test_plan_leaves_native_out_where_the_catalog_says_why(monkeypatch):
+    """GROMACS lives in the APP's /usr/bin: the native model is skipped with the catalog's reason,
+    without running anything, and nested and traditional stay."""
+    monkeypatch.setattr(side_by_side.images, "image_id", lambda ref: "0" * 64)
+    monkeypatch.setattr(side_by_side, "has_program", lambda image, program: True)
+    cat = catalog()
+    targets, skipped = side_by_side.plan(
+        [cat.workloads["gromacs-ci"], cat.workloads["ep.S"]],
+        rec="rec",
+        aio="aio",
+        app_for=lambda app: f"localhost/recapp/app-{app}:trixie",
+        nodes=2,
+    )
+    by_key = {t.key: t.models for t in targets}
+    assert by_key["gromacs-ci"] == ["nested", "traditional"]
+    assert by_key["ep.S"] == ["nested", "native", "traditional"]
+    assert skipped == {"gromacs-ci/native": cat.workloads["gromacs-ci"].not_native}
+    assert "/usr/local/bin" in skipped["gromacs-ci/native"]
