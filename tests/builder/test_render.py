@@ -256,7 +256,7 @@ def test_aio_build_stage_is_the_app_build_stage_line_for_line() -> None:
     tail = next(i for i, line in enumerate(app) if line.startswith("# The APP has no ompi_info"))
     assert aio[:tail] == app[:tail]
     assert aio[-(len(app) - tail) :] == app[tail:]
-    assert any("openmpi-mca-params.conf /out/etc/openmpi/" in line for line in app[tail:])
+    assert any("> /out/etc/openmpi/openmpi-mca-params.conf" in line for line in app[tail:])
     assert len(sources) == 6 and "COPY src/nas /build/nas" in aio
 
 
