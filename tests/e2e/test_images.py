@@ -44,7 +44,7 @@ DEFAULT_APPS = [
 # Checks in conformance/images: 3 PRRTE binaries + PMIx label + no sshd + non-root + file caps + nesting;
 # 10 launcher/sshd names + libpmix linkage + configure line + labels vs contents + non-root.
 REC_CHECKS = 9
-APP_CHECKS = 14
+APP_CHECKS = 15  # 14 + test_distribution_mca_defaults_present
 # Open MPI 4 (ORTE) singletons exec orted, which an APP must not carry: that one check skips, saying so.
 ORTE_SINGLETON_SKIP = "singletons exec orted, which an APP must not carry"
 
