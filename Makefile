@@ -83,6 +83,7 @@ quick: venv lint
 clean-test:
 	-podman ps -aq --filter label=io.recapp.owner | xargs -r podman rm -f -t 0
 	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
+	-podman network ls -q --filter label=io.recapp.owner | xargs -r podman network rm -f
 
 # The full distro matrix: RECs trixie, sid × APPs bookworm, trixie, sid; JSON + Markdown + HTML + JUnit.
 # `--source`: the source-flavor images join it when they exist (`make images-source`; too slow to build here).
