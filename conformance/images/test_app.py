@@ -116,5 +116,7 @@ def test_distribution_mca_defaults_present(app_root):
     conf = app_root.file("/etc/openmpi/openmpi-mca-params.conf")
     assert conf.exists, (
         f"{libmpi} ({owner.stdout.split(':')[0]}) runs without Debian's "
-        "/etc/openmpi/openmpi-mca-params.conf: copy it from openmpi-bin into the APP"
+        "/etc/openmpi/openmpi-mca-params.conf (it ships with openmpi-bin, the launcher's package): "
+        "copy it from a build stage, or write Debian's lines "
+        "'btl = ^uct,openib,ofi', 'mtl = ^ofi', 'pml = ^ucx', 'osc = ^ucx,pt2pt' into it"
     )

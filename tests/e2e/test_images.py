@@ -226,6 +226,27 @@ def test_app_with_a_launcher_fails_naming_it(
     )
 
 
+def test_app_without_debians_mca_defaults_fails_naming_the_file(
+    engine: Engine, scratch_images: list[str], tmp_path: Path
+) -> None:
+    base = "localhost/recapp/app-mpi:trixie"
+    require_image(engine, base)
+    tag = "localhost/recapp-test/app-bad:no-mca-defaults"
+    scratch_images.append(tag)
+    context = write_context(
+        tmp_path / "app-no-defaults",
+        f"FROM {base}\nUSER root\nRUN rm /etc/openmpi/openmpi-mca-params.conf\nUSER 1000:1000\n",
+        {},
+    )
+    buildah_bud(engine, context, tag)
+    run = run_conformance(tmp_path, "--app-image", tag, "-m", "app")
+    failed = run.named("failed")
+    assert list(failed) == ["test_distribution_mca_defaults_present"], run.output[-4000:]
+    assert "/etc/openmpi/openmpi-mca-params.conf" in failed["test_distribution_mca_defaults_present"]
+    assert run.counts.get("passed") == APP_CHECKS - 1, run.output[-4000:]
+    assert run.returncode == 1
+
+
 def test_rec_with_setuid_newuidmap_fails_nesting(
     engine: Engine, scratch_images: list[str], tmp_path: Path
 ) -> None:

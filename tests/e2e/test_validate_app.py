@@ -15,10 +15,14 @@ def test_validate_app_on_a_plain_containerfile_image(
     tag = "localhost/recapp-test/plain-app:trixie"
     scratch_images.append(tag)
     # A user's APP: Debian's Open MPI library and PMIx client, no recapp labels, no recapp programs.
+    # Debian's MCA defaults ship with the launcher's package, so the user writes them (the static
+    # check `test_distribution_mca_defaults_present` says so when they are missing).
     (tmp_path / "ctx").mkdir()
     (tmp_path / "ctx" / "Containerfile").write_text(
         "FROM localhost/recapp/base:trixie\n"
         "RUN apt-get install -y --no-install-recommends libopenmpi40 libpmix2t64 && apt-get clean\n"
+        "RUN mkdir -p /etc/openmpi && printf 'btl = ^uct,openib,ofi\\nmtl = ^ofi\\npml = ^ucx\\n' "
+        "> /etc/openmpi/openmpi-mca-params.conf\n"
         "RUN useradd -m -u 1000 user\nUSER 1000\n"
     )
     engine.podman("build", "-q", "-t", tag, str(tmp_path / "ctx"), timeout=600)
