@@ -4,7 +4,6 @@ and the faults the issue names (bad REC, node never ready, failing rank, node ki
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from recapp.conformance.jobs import JobRequest, run_job
 from recapp.errors import ClusterError
 from recapp.k8s import objects as o
 from recapp.k8s.local import LocalBackend, login_pod_name
+
+from .midjob import sleeping_job
 
 pytestmark = pytest.mark.e2e
 
@@ -189,31 +190,8 @@ def test_node_that_never_becomes_ready_times_out_naming_it(
 def test_node_killed_mid_job_ends_the_job_naming_it(engine, make_cluster, local_backend):
     spec = make_cluster(nodes=2)
     victim = o.node_pod_names(spec)[1]
-    result: dict[str, object] = {}
-
-    def job() -> None:
-        result["record"] = run_job(
-            local_backend,
-            JobRequest(
-                cluster=spec.name,
-                np=4,
-                command=["sleep", "600"],
-                app=APP,
-                map_by="ppr:2:node",
-                verify=False,
-                timeout_s=300,
-            ),
-        )
-
-    thread = threading.Thread(target=job)
-    thread.start()
-    # Wait until the victim node runs its ranks, then kill the node container outright.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ps = engine.podman("exec", victim, "pgrep", "-c", "-f", "sleep 600", check=False).stdout
-        if ps.strip() not in ("", "0"):
-            break
-        time.sleep(0.5)
+    # Once the victim node runs its ranks, kill the node container outright.
+    thread, result = sleeping_job(engine, local_backend, spec.name, APP, victim)
     killed_at = time.monotonic()
     engine.podman("kill", victim)
     thread.join(timeout=90)

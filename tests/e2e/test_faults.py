@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from recapp.k8s import objects as o
 from recapp.k8s.local import LocalBackend, login_pod_name
 
 from .footprint import measure
+from .midjob import sleeping_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -74,22 +74,7 @@ def test_launch_agent_stopped_mid_job_ends_the_job_naming_the_node(engine, make_
     # agent kills its daemons and exits; the job must end promptly, naming the node.
     spec = make_cluster(nodes=2)
     victim = o.node_pod_names(spec)[1]
-    result: dict[str, object] = {}
-
-    def job() -> None:
-        result["record"] = run_job(
-            local_backend,
-            JobRequest(cluster=spec.name, np=4, command=["sleep", "600"], app=APP, map_by="ppr:2:node",
-                       verify=False, timeout_s=300),
-        )  # fmt: skip
-
-    thread = threading.Thread(target=job)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if engine.podman("exec", victim, "pgrep", "-f", "sleep 600", check=False).stdout.strip():
-            break
-        time.sleep(0.5)
+    thread, result = sleeping_job(engine, local_backend, spec.name, APP, victim)
     agent_pid = engine.podman("inspect", "--format", "{{.State.Pid}}", victim).stdout.strip()
     assert engine.podman("exec", victim, "cat", "/proc/1/comm").stdout.strip() == "recapp-agent"
     stopped_at = time.monotonic()
