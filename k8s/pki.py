@@ -216,3 +216,18 @@ def cluster_credentials(
     ca = make_ca(cluster, days, now)
     nodes = {pod: issue_node_cert(ca, pod, node_names(pod, service, namespace), now) for pod in pods}
     return ClusterCredentials(ca.cert_pem, nodes, issue_client_cert(ca, now), ca.not_after)
+
+
+def credentials_from_files(files: dict[str, bytes], pods: list[str]) -> ClusterCredentials:
+    """Credentials read back from their files (an earlier render): `ca.crt`, `<pod>.crt/.key`, launcher."""
+    try:
+        ca = x509.load_pem_x509_certificate(files["ca.crt"])
+        nodes = {pod: Issued(files[f"{pod}.crt"], files[f"{pod}.key"]) for pod in pods}
+        launcher = Issued(files["launcher.crt"], files["launcher.key"])
+        for issued in [*nodes.values(), launcher]:
+            serialization.load_pem_private_key(issued.key_pem, password=None)
+            if issued.cert.issuer != ca.subject:
+                raise ValueError("a certificate not issued by ca.crt")
+    except KeyError as exc:
+        raise ValueError(f"missing {exc.args[0]}") from None
+    return ClusterCredentials(files["ca.crt"], nodes, launcher, ca.not_valid_after_utc)
