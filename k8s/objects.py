@@ -376,9 +376,10 @@ def pod_security_context(spec: ClusterSpec) -> Obj:
     seccompProfile is explicit. Nested rootless podman needs unshare/clone with new namespaces
     (CLONE_NEWUSER first), mount, umount2, setns and pivot_root. CRI-O's RuntimeDefault (the
     containers/common profile) allows them; containerd's RuntimeDefault (moby's profile) allows those
-    only to holders of CAP_SYS_ADMIN, so on containerd nodes give `seccomp_localhost_profile`: a
-    profile in the kubelet's seccomp directory that is RuntimeDefault plus these syscalls. Unconfined
-    is never used (it fails the Pod Security baseline).
+    only to holders of CAP_SYS_ADMIN, so on containerd nodes give `seccomp_localhost_profile`: recapp
+    ships that profile as k8s/seccomp/recapp-nested-podman.json (containers/common's, each syscall
+    beyond moby's explained in k8s/seccomp/README.md) for the kubelet's seccomp directory.
+    Unconfined is never used (it fails the Pod Security baseline).
     """
     seccomp: Obj = {"type": "RuntimeDefault"}
     if spec.seccomp_localhost_profile is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +85,32 @@ def test_decide_user_namespace(asked: bool | None, version: str, fits: bool | No
 def test_user_namespace_on_a_server_that_drops_the_field_is_refused() -> None:
     with pytest.raises(ClusterError, match=r"needs Kubernetes 1\.30\+ \(the server is v1\.29\.4\)"):
         h.decide_user_namespace(True, "v1.29.4", True)
+
+
+# --- the shipped seccomp profile ------------------------------------------------------------------
+
+SECCOMP = Path(h.__file__).parent / "seccomp" / "recapp-nested-podman.json"
+NESTED_PODMAN_NEEDS = (
+    "clone", "clone3", "unshare", "setns", "mount", "umount2", "pivot_root", "fsopen", "fsmount",
+    "move_mount", "open_tree", "keyctl", "ptrace",
+)  # fmt: skip
+
+
+def test_seccomp_profile_allows_what_nested_podman_needs_and_refuses_by_default() -> None:
+    profile = json.loads(SECCOMP.read_text())
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    unconditional = {
+        name
+        for rule in profile["syscalls"]
+        if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args") and not rule.get("includes")
+        for name in rule["names"]
+    }
+    assert set(NESTED_PODMAN_NEEDS) <= unconditional
+    for refused in ("kexec_load", "userfaultfd", "bpf", "init_module", "open_by_handle_at"):
+        assert refused not in unconditional
+
+
+def test_every_syscall_beyond_moby_is_explained() -> None:
+    readme = (SECCOMP.parent / "README.md").read_text()
+    for name in NESTED_PODMAN_NEEDS:
+        assert f"`{name}`" in readme, name
