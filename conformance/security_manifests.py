@@ -163,3 +163,86 @@ def rbac_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
             detail += f" (too wide: {', '.join(sorted(set(failing)))})"
         out.append(RbacFinding(_name(obj), kind == "Role" and not failing, detail))
     return out
+
+
+# --- the launch path's hardening (issue 15) --------------------------------------------------------
+
+
+def pod_security_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """Each Namespace enforces a Pod Security level (baseline or restricted)."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") != "Namespace":
+            continue
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        level = labels.get("pod-security.kubernetes.io/enforce")
+        ok = level in ("baseline", "restricted")
+        out.append(RbacFinding(_name(obj), ok, f"enforce: {level or 'none (any pod is admitted)'}"))
+    return out
+
+
+def exec_scope_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """pods/exec, where granted, is limited to named pods (resourceNames)."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        for rule in obj.get("rules") or []:
+            if "pods/exec" not in (rule.get("resources") or []):
+                continue
+            names = list(rule.get("resourceNames") or [])
+            detail = (
+                f"pods/exec on {', '.join(names)}" if names else "pods/exec on every pod of the namespace"
+            )
+            out.append(RbacFinding(_name(obj), bool(names), detail))
+    return out
+
+
+def token_findings(template: PodTemplate) -> tuple[bool, str]:
+    """The API token is not automounted; where a container needs one, only that container mounts it."""
+    pod = template.spec
+    if pod.get("automountServiceAccountToken") is not False:
+        return False, "automountServiceAccountToken not false: every container gets the API token"
+    token_volumes = {
+        v.get("name")
+        for v in pod.get("volumes") or []
+        if any("serviceAccountToken" in s for s in (v.get("projected") or {}).get("sources") or [])
+    }
+    holders = [
+        str(c.get("name"))
+        for c in _containers(pod)
+        if any(m.get("name") in token_volumes for m in c.get("volumeMounts") or [])
+    ]
+    return True, f"API token only in: {', '.join(holders)}" if holders else "no API token in any container"
+
+
+def network_policy_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """Every NetworkPolicy limits ingress and egress, and selects pods by more than shared labels."""
+    out = []
+    policies = [o for o in objects if o.get("kind") == "NetworkPolicy"]
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        types = spec.get("policyTypes") or []
+        by_name = bool((spec.get("podSelector") or {}).get("matchExpressions")) or any(
+            "job-name" in k for k in ((spec.get("podSelector") or {}).get("matchLabels") or {})
+        )
+        problems = [f"no {t}" for t in ("Ingress", "Egress") if t not in types]
+        if not by_name:
+            problems.append("selects pods by shared labels only")
+        detail = "; ".join(problems) or f"{'/'.join(types)}; pods selected by their controller-given names"
+        out.append(RbacFinding(_name(policy), not problems, detail))
+    if not policies:
+        out.append(RbacFinding("(manifests)", False, "no NetworkPolicy: every pod can reach the agents"))
+    return out
+
+
+def resource_findings(template: PodTemplate) -> tuple[bool, str]:
+    """Every container has a memory limit (a runaway rank stops at its pod, not the machine)."""
+    missing = [
+        str(c.get("name"))
+        for c in _containers(template.spec)
+        if "memory" not in (((c.get("resources") or {}).get("limits")) or {})
+    ]
+    if missing:
+        return False, f"no memory limit: {', '.join(missing)}"
+    return True, "every container has a memory limit"

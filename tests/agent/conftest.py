@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from recapp.k8s import pki
+
 REC_FILES = Path(__file__).resolve().parents[2] / "recipes" / "files" / "rec"
 AGENT = REC_FILES / "recapp-agent"
 LAUNCH = REC_FILES / "recapp-launch"
@@ -119,6 +121,7 @@ class Agent:
     log_path: Path
     secret_file: Path
     state: Path
+    tls: TlsFiles
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def log(self) -> str:
@@ -132,6 +135,7 @@ class Agent:
         env = dict(os.environ)
         env["RECAPP_AGENT_PORT"] = str(self.port)
         env["RECAPP_AGENT_SECRET_FILE"] = str(secret_file or self.secret_file)
+        env["RECAPP_AGENT_TLS_DIR"] = str(self.tls.dir)
         env.update(extra)
         return env
 
@@ -165,6 +169,7 @@ class Agent:
         """Run `recapp-agent ping` against this agent (or another port)."""
         argv = [TOOLS_PYTHON, str(AGENT), "ping", "--host", "127.0.0.1", "--port", str(port or self.port)]
         argv += ["--secret-file", str(secret_file or self.secret_file), "--timeout", "3"]
+        argv += ["--tls-dir", str(self.tls.dir), "--tls-name", NODE_NAME]
         return subprocess.run(argv, capture_output=True, timeout=15)
 
     def other_secret(self, text: str) -> Path:
@@ -182,6 +187,44 @@ class Agent:
         return [int(pid) for pid in path.read_text().split()]
 
 
+NODE_NAME = "node"  # the agent's pair: node.crt/node.key, naming "node", "localhost" and 127.0.0.1
+OTHER_NODE = "node-b"
+
+
+@dataclass
+class TlsFiles:
+    """One test cluster's TLS directory, and another cluster's (whose certificates must not work)."""
+
+    dir: Path
+    foreign: Path
+
+
+def write_tls(base: Path) -> TlsFiles:
+    def make(where: Path, cluster: str) -> None:
+        ca = pki.make_ca(cluster, 1)
+        node = pki.issue_node_cert(ca, NODE_NAME, [NODE_NAME, "localhost", "127.0.0.1"])
+        # Another node of the same cluster: a valid certificate, but not for the name a client dials.
+        other = pki.issue_node_cert(ca, OTHER_NODE, [OTHER_NODE])
+        launcher = pki.issue_client_cert(ca)
+        where.mkdir(mode=0o700)
+        files = {
+            "ca.crt": ca.cert_pem,
+            f"{NODE_NAME}.crt": node.cert_pem,
+            f"{NODE_NAME}.key": node.key_pem,
+            f"{OTHER_NODE}.crt": other.cert_pem,
+            f"{OTHER_NODE}.key": other.key_pem,
+            "launcher.crt": launcher.cert_pem,
+            "launcher.key": launcher.key_pem,
+        }
+        for name, data in files.items():
+            (where / name).write_bytes(data)
+            (where / name).chmod(0o600)
+
+    make(base / "tls", "test")
+    make(base / "tls" / "foreign", "foreign")  # where the security report's attack script looks
+    return TlsFiles(base / "tls", base / "tls" / "foreign")
+
+
 def write_secret(path: Path, text: str) -> Path:
     path.write_text(text + "\n")  # a trailing newline, as `kubectl create secret --from-file` keeps
     path.chmod(0o600)
@@ -196,6 +239,7 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
     state.mkdir()
     bin_dir = base / "bin"
     write_program(bin_dir / "prted", FAKE_PRTED.format(state=str(state)))
+    tls = write_tls(base)
 
     def start(
         *extra_args: str, allow: tuple[str, ...] = ("prted",), env: dict[str, str] | None = None
@@ -207,6 +251,7 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
         agent_env.update(env or {})
         argv = [TOOLS_PYTHON, str(AGENT), "serve", "--port", "0", "--bind", "127.0.0.1"]
         argv += ["--secret-file", str(secret_file), "--subreaper", *extra_args]
+        argv += ["--tls-dir", str(tls.dir), "--tls-name", NODE_NAME]
         for program in allow:
             argv += ["--allow", program]
         with log_path.open("wb") as log_file:
@@ -217,7 +262,7 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
         )
         match = listening.search(log_path.read_text())
         assert match, f"agent did not start: {log_path.read_text()}"
-        agent = Agent(process, int(match.group(1)), log_path, secret_file, state)
+        agent = Agent(process, int(match.group(1)), log_path, secret_file, state, tls)
         agents.append(agent)
         return agent
 
@@ -269,6 +314,12 @@ def run_agent_cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
         return subprocess.run([TOOLS_PYTHON, str(AGENT), *args], capture_output=True, timeout=15)
 
     return run
+
+
+@pytest.fixture(name="write_tls")
+def write_tls_fixture() -> Callable[[Path], TlsFiles]:
+    """Write a test cluster's TLS directory (and a foreign one) under a base directory."""
+    return write_tls
 
 
 @pytest.fixture(name="write_program")
