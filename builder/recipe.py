@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recapp.builder.suites import SUITES
 from recapp.errors import RecipeError
+from recapp.node import install as node_install
 from recapp.recipes import RECIPES_DIR
 
 M = TypeVar("M", bound=BaseModel)
@@ -97,6 +98,8 @@ class Recipe(Strict):
     user: User
     subids: SubIds | None = None
     files: list[str] = []
+    # recapp.node's programs the builder installs (recapp.node.install: package copy + entry points).
+    node_programs: list[str] = []
     sources: list[str] = []
     packages: list[str] = []
     build_packages: list[str] = []
@@ -114,6 +117,15 @@ class Recipe(Strict):
     def _files(cls, value: list[str]) -> list[str]:
         for rel in value:
             _inside(RECIPES_DIR / "files", rel)
+        return value
+
+    @field_validator("node_programs")
+    @classmethod
+    def _node_programs(cls, value: list[str]) -> list[str]:
+        unknown = [program for program in value if program not in node_install.PROGRAMS]
+        if unknown:
+            known = ", ".join(sorted(node_install.PROGRAMS))
+            raise ValueError(f"unknown node program(s) {unknown} (known: {known})")
         return value
 
     @field_validator("sources")

@@ -18,9 +18,12 @@ import jinja2
 from recapp.builder.recipe import Recipe
 from recapp.builder.source import SourceComponent, catalog
 from recapp.errors import RecipeError
+from recapp.node import install as node_install
+from recapp.node import protocol as agent_protocol
 from recapp.recipes import RECIPES_DIR
 
 CONTAINERFILE = "Containerfile"
+NODE_DIR = "node"  # the node package's install tree (recapp.node.install) in the context
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,19 @@ def render(
         "build_packages": recipe.build_packages_for(suite),
         "components": components,
         "source_build_packages": catalog().build_packages if components else [],
+        # The node programs' install layout and the agent's port and secret path, as recapp.node has them.
+        "node": {
+            "dir": NODE_DIR,
+            "prefix": node_install.PREFIX,
+            "lib_dir": node_install.LIB_DIR,
+            "bin_dir": node_install.BIN_DIR,
+            "programs": recipe.node_programs,
+        },
+        "agent": {
+            "port": agent_protocol.AGENT_PORT,
+            "secret_file": agent_protocol.SECRET_FILE,
+            "secret_dir": agent_protocol.SECRET_DIR,
+        },
     }
     try:
         text = _environment().get_template(recipe.template).render(**template_vars)
@@ -119,6 +135,9 @@ def render(
     files: dict[str, tuple[bytes, int]] = {CONTAINERFILE: (text.encode(), 0o644)}
     for rel in recipe.files:
         files.update(_tree(RECIPES_DIR / "files", rel, "files"))
+    if recipe.node_programs:
+        for rel, entry in node_install.tree(recipe.node_programs).items():
+            files[f"{NODE_DIR}/{rel}"] = entry
     for rel in recipe.sources:
         files.update(_tree(RECIPES_DIR / "src", rel, "src"))
     for c in components:

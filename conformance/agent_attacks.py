@@ -1,7 +1,8 @@
-"""Attacks on a running launch agent, written from the wire protocol in recapp-agent's docstring.
+"""Attacks on a running launch agent, built on the wire protocol of recapp.node.protocol.
 
-Stdlib only and runnable as a script, because the security report runs it *inside* a REC container
-against that container's own agent on 127.0.0.1 (`python3 - PORT SECRET_FILE TLS_DIR < this file`):
+Stdlib and recapp.node only, and runnable as a script, because the security report runs it *inside*
+a REC container against that container's own agent on 127.0.0.1, with the REC's copy of the node
+package on PYTHONPATH (`python3 - PORT SECRET_FILE TLS_DIR < this file`):
 
     python3 agent_attacks.py PORT SECRET_FILE TLS_DIR   → one JSON line per attack on stdout
 
@@ -9,30 +10,24 @@ TLS_DIR holds the test cluster's `ca.crt`, the agent's pair `node.crt/.key` (nam
 the launcher's pair, and `foreign/` with another cluster's launcher pair.
 
 Each attack states what a secure agent must do (`expect`: accepted or refused) and what it did.
+tests/agent/test_security.py attacks the same handshake with frames written independently.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
 import socket
 import ssl
-import struct
 import sys
 import time
 
-FRAME = struct.Struct("!cI")
-HELLO, REQUEST, REFUSE, ACCEPT = b"h", b"q", b"r", b"a"
+from recapp.node import protocol as p
+
 MARKER = "/tmp/recapp-attack-ran"  # a command that must never run creates it
 # Set by main() (or a caller): where the TLS files are; the launcher's pair is the default identity.
 TLS_DIR = "."
-
-
-def _send(sock: socket.socket, kind: bytes, payload: bytes) -> None:
-    sock.sendall(FRAME.pack(kind, len(payload)) + payload)
 
 
 def _recv_all(sock: socket.socket, size: int) -> bytes:
@@ -49,10 +44,10 @@ def _recv_all(sock: socket.socket, size: int) -> bytes:
 
 
 def _recv(sock: socket.socket) -> tuple[bytes, bytes]:
-    header = _recv_all(sock, FRAME.size)
-    if len(header) < FRAME.size:
+    header = _recv_all(sock, p.FRAME_HEADER.size)
+    if len(header) < p.FRAME_HEADER.size:
         return b"", b""  # closed
-    kind, length = FRAME.unpack(header)
+    kind, length = p.FRAME_HEADER.unpack(header)
     return kind, _recv_all(sock, length)
 
 
@@ -72,33 +67,21 @@ def _connect(
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock = _context(pair, pair_dir).wrap_socket(raw, server_hostname="127.0.0.1")
     kind, payload = _recv(sock)
-    if kind != HELLO:
+    if kind != p.HELLO:
         raise RuntimeError(f"no HELLO from the agent (got {kind!r})")
     return sock, bytes.fromhex(json.loads(payload)["nonce"])
 
 
 def _body(kind: str, argv: list[str], env: dict[str, str] | None = None) -> bytes:
-    request = {
-        "v": 1,
-        "kind": kind,
-        "argv": argv,
-        "env": env or {},
-        "cwd": None,
-        "cnonce": secrets.token_hex(32),
-    }
-    return json.dumps(request, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _mac(secret: bytes, nonce: bytes, body: bytes) -> bytes:
-    return hmac.new(secret, nonce + body, hashlib.sha256).digest()
+    return p.request_body(kind, argv, p.new_cnonce(), env)
 
 
 def _answer(sock: socket.socket) -> tuple[str, str]:
     kind, payload = _recv(sock)
     sock.close()
-    if kind == ACCEPT:
+    if kind == p.ACCEPT:
         return "accepted", ""
-    if kind == REFUSE:
+    if kind == p.REFUSE:
         return "refused", payload.decode(errors="replace")
     return "closed", ""
 
@@ -110,10 +93,10 @@ def _signed(
     argv: list[str],
     env: dict[str, str] | None = None,
     pair: str = "launcher",
-):
+) -> tuple[str, str]:
     sock, nonce = _connect(port, pair)
     body = _body(kind, argv, env)
-    _send(sock, REQUEST, _mac(secret, nonce, body) + body)
+    p.send_frame(sock, p.REQUEST, p.signed_request(secret, nonce, body))
     return _answer(sock)
 
 
@@ -148,23 +131,23 @@ def attacks(port: int, secret: bytes) -> list[dict[str, str]]:
 
     sock, nonce = _connect(port)
     body = _body("launch", ["prted"])
-    tag = _mac(secret, nonce, body)
-    _send(sock, REQUEST, tag + body.replace(b'"prted"', b'"prted --evil"'))
+    tag = p.request_mac(secret, nonce, body)
+    p.send_frame(sock, p.REQUEST, tag + body.replace(b'"prted"', b'"prted --evil"'))
     record("request altered after signing", "refused", _answer(sock))
 
     sock, nonce = _connect(port)
     body = _body("ping", [])
-    captured = _mac(secret, nonce, body) + body
-    _send(sock, REQUEST, captured)
+    captured = p.signed_request(secret, nonce, body)
+    p.send_frame(sock, p.REQUEST, captured)
     first = _answer(sock)
     sock, _nonce = _connect(port)
-    _send(sock, REQUEST, captured)
+    p.send_frame(sock, p.REQUEST, captured)
     record("captured request replayed", "refused" if first[0] == "accepted" else "accepted", _answer(sock))
 
     sock_a, nonce_a = _connect(port)
     sock_b, _ = _connect(port)
     body = _body("ping", [])
-    _send(sock_b, REQUEST, _mac(secret, nonce_a, body) + body)
+    p.send_frame(sock_b, p.REQUEST, p.signed_request(secret, nonce_a, body))
     record("request signed for another connection", "refused", _answer(sock_b))
     sock_a.close()
 
@@ -214,7 +197,7 @@ def _tls_attack(
 def _oversized(port: int) -> tuple[str, str]:
     sock, _nonce = _connect(port)
     with sock:
-        _send(sock, REQUEST, b"x" * (256 * 1024 + 1))
+        p.send_frame(sock, p.REQUEST, b"x" * (256 * 1024 + 1))
         outcome = _answer(sock)
     return ("refused", "connection closed") if outcome[0] == "closed" else outcome
 
@@ -225,7 +208,7 @@ def _trickle(port: int) -> tuple[str, str]:
     started = time.monotonic()
     with sock:
         try:
-            sock.sendall(FRAME.pack(REQUEST, 1000))
+            sock.sendall(p.FRAME_HEADER.pack(p.REQUEST, 1000))
             sock.settimeout(1.0)
             while time.monotonic() - started < 20:
                 sock.sendall(b"x")
@@ -242,8 +225,7 @@ def _trickle(port: int) -> tuple[str, str]:
 def main(argv: list[str]) -> int:
     global TLS_DIR
     port, secret_file, TLS_DIR = int(argv[1]), argv[2], argv[3]
-    with open(secret_file, "rb") as fh:
-        secret = fh.read().strip()
+    secret = p.read_secret(secret_file)
     for result in attacks(port, secret):
         print(json.dumps(result), flush=True)
     return 0

@@ -30,12 +30,15 @@ from recapp.k8s import objects as o
 from recapp.k8s import pki, render
 from recapp.k8s import security_scan as scan
 from recapp.k8s.spec import load_spec
+from recapp.node import install as node_install
+from recapp.node import protocol
 from recapp.reports.security import SecurityCheck, SecurityReport
 
 Step = Callable[[str], None]
-AGENT_PORT = 7450
+AGENT_PORT = protocol.AGENT_PORT
 SECRET_PATH = "/tmp/recapp-security-secret"
 TLS_PATH = "/tmp/recapp-security-tls"  # ca.crt, node.crt/.key, launcher.crt/.key, foreign/…
+REC_NODE_LIB = f"{node_install.PREFIX}/{node_install.LIB_DIR}"
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -238,7 +241,20 @@ def agent_checks(rec: str, *, timeout_s: float = 30) -> list[SecurityCheck]:
                 raise ConformanceError(f"the launch agent of {rec} did not answer within {timeout_s:.0f} s")
             time.sleep(0.3)
         proc = run(
-            ["podman", "exec", "-i", ctr, "python3", "-", str(AGENT_PORT), SECRET_PATH, TLS_PATH],
+            # The script imports recapp.node.protocol: the REC's own copy of the node package.
+            [
+                "podman",
+                "exec",
+                "-i",
+                "-e",
+                f"PYTHONPATH={REC_NODE_LIB}",
+                ctr,
+                "python3",
+                "-",
+                str(AGENT_PORT),
+                SECRET_PATH,
+                TLS_PATH,
+            ],
             env=engine.settings().env,
             input=script,
             check=False,

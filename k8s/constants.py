@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from recapp.node import pods, protocol
+
 # --- labels ---------------------------------------------------------------------------------------
 LABEL_NAME: Final = "app.kubernetes.io/name"
 LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
@@ -41,17 +43,18 @@ WAIT_NODES_CONTAINER: Final = "wait-nodes"
 LOGIN_INIT_COMMAND: Final = ("/usr/bin/catatonit", "-P")
 
 # --- the launch agent -----------------------------------------------------------------------------
-DEFAULT_AGENT_PORT: Final = 7450
+# The port and the secret's path are the node programs' own (recapp.node.protocol).
+DEFAULT_AGENT_PORT: Final = protocol.AGENT_PORT
 AGENT_PORT_NAME: Final = "agent"
-AGENT_SECRET_KEY: Final = "secret"  # key inside the Secret, and file name under AGENT_SECRET_DIR
-AGENT_SECRET_DIR: Final = "/etc/recapp/agent"
-AGENT_SECRET_FILE: Final = f"{AGENT_SECRET_DIR}/{AGENT_SECRET_KEY}"
+AGENT_SECRET_DIR: Final = protocol.SECRET_DIR
+AGENT_SECRET_KEY: Final = protocol.SECRET_FILE.rpartition("/")[2]  # key in the Secret = file name in the dir
+AGENT_SECRET_FILE: Final = protocol.SECRET_FILE
 AGENT_SECRET_MODE: Final = 0o440  # owner root, group = fsGroup (the rec group): readable by rec only
 AGENT_SECRET_BYTES: Final = 32  # secrets.token_hex(32): 64 hex characters
 # Mutual TLS (k8s/pki.py): files in the same Secret and directory as the shared secret.
-TLS_CA_KEY: Final = "ca.crt"  # the cluster CA's certificate (its key is never stored)
-TLS_LAUNCHER_CERT_KEY: Final = "launcher.crt"  # the launcher's pair: login pod only
-TLS_LAUNCHER_KEY_KEY: Final = "launcher.key"
+TLS_CA_KEY: Final = protocol.TLS_CA_FILE  # the cluster CA's certificate (its key is never stored)
+TLS_LAUNCHER_CERT_KEY: Final = f"{protocol.ROLE_LAUNCHER}.crt"  # the launcher's pair: login pod only
+TLS_LAUNCHER_KEY_KEY: Final = f"{protocol.ROLE_LAUNCHER}.key"
 TLS_NODE_CERT_SUFFIX: Final = ".crt"  # a node's pair: <pod>.crt and <pod>.key, picked by hostname
 TLS_NODE_KEY_SUFFIX: Final = ".key"
 DEFAULT_CERT_LIFETIME_DAYS: Final = 30
@@ -71,8 +74,8 @@ SHM_VOLUME: Final = "dshm"
 SHM_MOUNT: Final = "/dev/shm"
 HOSTFILE_VOLUME: Final = "hostfile"  # shared by wait-nodes (writer) and the login container (reader)
 HOSTFILE_DIR: Final = "/etc/recapp/hostfile"
-HOSTFILE_PATH: Final = f"{HOSTFILE_DIR}/hostfile"  # lines: <pod>.<service> slots=N
-HOSTFILE_IP_PATH: Final = f"{HOSTFILE_DIR}/hostfile.ip"  # lines: <pod IP> slots=N
+HOSTFILE_PATH: Final = f"{HOSTFILE_DIR}/{pods.HOSTFILE}"  # lines: <pod>.<service> slots=N
+HOSTFILE_IP_PATH: Final = f"{HOSTFILE_DIR}/{pods.HOSTFILE_IP}"  # lines: <pod IP> slots=N
 
 # --- environment ----------------------------------------------------------------------------------
 ENV_CLUSTER: Final = "RECAPP_CLUSTER"

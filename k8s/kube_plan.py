@@ -23,6 +23,7 @@ from recapp.k8s import objects as o
 from recapp.k8s.backend import PodStatus
 from recapp.k8s.kube_errors import PodProblem, as_dict, pod_problem
 from recapp.k8s.spec import ClusterSpec, spec_error
+from recapp.node import pods as node_pods
 
 Obj = dict[str, Any]
 
@@ -191,20 +192,13 @@ def belongs_to(obj: Mapping[str, Any], name: str) -> bool:
 # --- pods -----------------------------------------------------------------------------------------
 
 
-def _condition(pod: Mapping[str, Any], kind: str) -> str | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond.get("status")
-    return None
-
-
 def is_terminating(pod: Mapping[str, Any]) -> bool:
     return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     """Condition Ready=True, and not being deleted."""
-    return not is_terminating(pod) and _condition(pod, "Ready") == "True"
+    return not is_terminating(pod) and node_pods.is_ready(pod)
 
 
 def component_of(pod: Mapping[str, Any]) -> str:
@@ -237,7 +231,7 @@ def pod_state(pod: Mapping[str, Any]) -> str:
                 return f"pending ({reason})"
     if any(((cs.get("state") or {}).get("running")) for cs in status.get("initContainerStatuses") or []):
         return "initializing"
-    if _condition(pod, "PodScheduled") == "False":
+    if node_pods.condition(pod, "PodScheduled") == "False":
         return "pending (Unschedulable)"
     return "pending"
 

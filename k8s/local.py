@@ -29,6 +29,7 @@ from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus, Step
 from recapp.k8s.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import ClusterSpec
+from recapp.node import pods as node_pods
 
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 PROBE_TIMEOUT_S = 5.0  # the node template's readinessProbe.timeoutSeconds
@@ -232,10 +233,8 @@ class LocalBackend(ClusterBackend):
 
     def _write_hostfiles(self, spec: ClusterSpec) -> None:
         """What the login pod's `wait-nodes` init container writes on Kubernetes."""
-        service = o.nodes_service_name(spec)
-        pods = o.node_pod_names(spec)
-        by_name = "".join(f"{pod}.{service} slots={spec.slots_per_node}\n" for pod in pods)
-        by_ip = "".join(f"{_ip(pod, network_name(spec.name))} slots={spec.slots_per_node}\n" for pod in pods)
+        nodes = [(pod, _ip(pod, network_name(spec.name))) for pod in o.node_pod_names(spec)]
+        texts = node_pods.hostfiles(nodes, o.nodes_service_name(spec), spec.slots_per_node)
         mount = Path(
             _podman(
                 "volume",
@@ -245,7 +244,7 @@ class LocalBackend(ClusterBackend):
                 f"recapp-{login_pod_name(spec.name)}-{c.HOSTFILE_VOLUME}",
             ).strip()
         )
-        for fname, text in (("hostfile", by_name), ("hostfile.ip", by_ip)):
+        for fname, text in texts.items():
             (mount / fname).write_text(text)
             os.chown(mount / fname, spec.uid, spec.gid)
             os.chmod(mount / fname, 0o644)

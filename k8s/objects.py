@@ -633,18 +633,16 @@ def node_statefulset_object(spec: ClusterSpec) -> Obj:
 
 
 def wait_nodes_command(spec: ClusterSpec) -> list[str]:
-    """The login pod's init step: `recapp-wait-nodes`, a script shipped in the REC image.
+    """The login pod's init step: `recapp-wait-nodes` (recapp.node.wait_nodes), shipped in the REC image.
 
-    Contract of the script (its author implements exactly this):
+    Its contract:
     - arguments: --namespace NS --selector LABEL_SELECTOR --count N --service SVC --slots S
       --out DIR --timeout SECONDS; a missing or malformed argument is an error (exit 2), never a pass.
     - it authenticates to the Kubernetes API with the pod's ServiceAccount token
       (/var/run/secrets/kubernetes.io/serviceaccount), lists pods in NS matching the selector and
       watches them until exactly N pods exist and every one has condition Ready=True.
     - then it writes, atomically (write a temporary file, rename), in pod-name ordinal order:
-      DIR/hostfile    lines `<pod>.<SVC> slots=S`
-      DIR/hostfile.ip lines `<pod IP> slots=S`
-      and exits 0.
+      DIR/hostfile and DIR/hostfile.ip in the format recapp.node.pods writes, and exits 0.
     - if the timeout passes first it exits non-zero with one line naming the pods that are not
       Ready (or how many are missing), and writes no hostfile.
     """

@@ -1,8 +1,9 @@
 """Fixtures for the launch agent tests: real `recapp-agent` and `recapp-launch` processes on 127.0.0.1.
 
-Both tools are stdlib-only scripts shipped into the REC image; here they run under the test's
-Python as subprocesses. Every process a test starts (agents, clients, and whatever the fake
-`prted` records in its pid files) is killed when the test ends.
+Both are programs of the stdlib-only node package (recapp.node), installed here below a scratch
+prefix exactly as the builder installs them into the REC image (entry points + package copy), and
+run under the test's Python as subprocesses. Every process a test starts (agents, clients, and
+whatever the fake `prted` records in its pid files) is killed when the test ends.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from pathlib import Path
 import pytest
 
 from recapp.k8s import pki
+from recapp.node import install
 
-REC_FILES = Path(__file__).resolve().parents[2] / "recipes" / "files" / "rec"
-AGENT = REC_FILES / "recapp-agent"
-LAUNCH = REC_FILES / "recapp-launch"
 SECRET = "correct horse battery staple"
 # The interpreter the two tools run under; set it to check another version (the REC has 3.13).
 TOOLS_PYTHON = os.environ.get("RECAPP_TOOLS_PYTHON", sys.executable)
@@ -121,6 +120,7 @@ class Agent:
     log_path: Path
     secret_file: Path
     state: Path
+    tools: dict[str, Path]  # program name -> its entry point below the scratch prefix
     tls: TlsFiles
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -144,7 +144,7 @@ class Agent:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run `recapp-launch ARGS...` to completion against this agent."""
         return subprocess.run(
-            [TOOLS_PYTHON, str(LAUNCH), *args],
+            [TOOLS_PYTHON, str(self.tools["recapp-launch"]), *args],
             input=stdin,
             capture_output=True,
             timeout=timeout,
@@ -154,7 +154,7 @@ class Agent:
     def start_launch(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         """Start `recapp-launch ARGS...` in the background (killed at teardown)."""
         process = subprocess.Popen(
-            [TOOLS_PYTHON, str(LAUNCH), *args],
+            [TOOLS_PYTHON, str(self.tools["recapp-launch"]), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -167,7 +167,15 @@ class Agent:
         self, secret_file: Path | None = None, port: int | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         """Run `recapp-agent ping` against this agent (or another port)."""
-        argv = [TOOLS_PYTHON, str(AGENT), "ping", "--host", "127.0.0.1", "--port", str(port or self.port)]
+        argv = [
+            TOOLS_PYTHON,
+            str(self.tools["recapp-agent"]),
+            "ping",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port or self.port),
+        ]
         argv += ["--secret-file", str(secret_file or self.secret_file), "--timeout", "3"]
         argv += ["--tls-dir", str(self.tls.dir), "--tls-name", NODE_NAME]
         return subprocess.run(argv, capture_output=True, timeout=15)
@@ -232,7 +240,7 @@ def write_secret(path: Path, text: str) -> Path:
 
 
 @contextlib.contextmanager
-def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
+def agent_factory(base: Path, tools: dict[str, Path]) -> Iterator[Callable[..., Agent]]:
     """Start agents on free ports with the fake prted on their PATH; stop them all on exit."""
     agents: list[Agent] = []
     state = base / "state"
@@ -249,7 +257,7 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
         agent_env = dict(os.environ)
         agent_env["PATH"] = f"{bin_dir}{os.pathsep}{agent_env.get('PATH', '')}"
         agent_env.update(env or {})
-        argv = [TOOLS_PYTHON, str(AGENT), "serve", "--port", "0", "--bind", "127.0.0.1"]
+        argv = [TOOLS_PYTHON, str(tools["recapp-agent"]), "serve", "--port", "0", "--bind", "127.0.0.1"]
         argv += ["--secret-file", str(secret_file), "--subreaper", *extra_args]
         argv += ["--tls-dir", str(tls.dir), "--tls-name", NODE_NAME]
         for program in allow:
@@ -262,7 +270,7 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
         )
         match = listening.search(log_path.read_text())
         assert match, f"agent did not start: {log_path.read_text()}"
-        agent = Agent(process, int(match.group(1)), log_path, secret_file, state, tls)
+        agent = Agent(process, int(match.group(1)), log_path, secret_file, state, tools, tls)
         agents.append(agent)
         return agent
 
@@ -281,17 +289,23 @@ def agent_factory(base: Path) -> Iterator[Callable[..., Agent]]:
             stop_agent(agent.process)
 
 
+@pytest.fixture(scope="session")
+def node_tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The node programs as the REC has them: program name -> entry point below a scratch prefix."""
+    return install.install(tmp_path_factory.mktemp("node-prefix"))
+
+
 @pytest.fixture
-def start_agent(tmp_path: Path) -> Iterator[Callable[..., Agent]]:
+def start_agent(tmp_path: Path, node_tools: dict[str, Path]) -> Iterator[Callable[..., Agent]]:
     """Factory for agents private to one test: `start_agent(*serve_args, allow=..., env=...)`."""
-    with agent_factory(tmp_path) as start:
+    with agent_factory(tmp_path, node_tools) as start:
         yield start
 
 
 @pytest.fixture(scope="module")
-def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+def shared_agent(tmp_path_factory: pytest.TempPathFactory, node_tools: dict[str, Path]) -> Iterator[Agent]:
     """One default agent for a whole module of tests that never start anything on it."""
-    with agent_factory(tmp_path_factory.mktemp("shared-agent")) as start:
+    with agent_factory(tmp_path_factory.mktemp("shared-agent"), node_tools) as start:
         yield start()
 
 
@@ -307,11 +321,12 @@ def stop_agent(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def run_agent_cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
+def run_agent_cli(node_tools: dict[str, Path]) -> Callable[..., subprocess.CompletedProcess[bytes]]:
     """Run `recapp-agent ARGS...` to completion (for commands expected to end by themselves)."""
 
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([TOOLS_PYTHON, str(AGENT), *args], capture_output=True, timeout=15)
+        agent = str(node_tools["recapp-agent"])
+        return subprocess.run([TOOLS_PYTHON, agent, *args], capture_output=True, timeout=15)
 
     return run
 

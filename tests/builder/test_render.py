@@ -19,7 +19,10 @@ from recapp.builder import source
 from recapp.builder.recipe import available, load
 from recapp.builder.render import CONTAINERFILE, BuildContext, render
 from recapp.errors import RecipeError
+from recapp.node import install as node_install
 from recapp.recipes import RECIPES_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FAKE_ID = "0123456789abcdef" * 4
@@ -101,13 +104,15 @@ def test_context_files_and_modes() -> None:
         ".recapp-context.json",
         CONTAINERFILE,
         "files/rec/containers.conf",
-        "files/rec/recapp-agent",
-        "files/rec/recapp-kubexec",
-        "files/rec/recapp-launch",
-        "files/rec/recapp-wait-nodes",
         "files/rec/storage.conf",
         "files/rec/wrap-container",
+        *sorted(f"node/{rel}" for rel in node_install.tree()),
     ]
+    # The node package as recapp.node.install lays it out: sources byte for byte, entry points executable.
+    assert "node/bin/recapp-agent" in ctx.files
+    assert ctx.files["node/bin/recapp-agent"][1] == 0o755
+    protocol_py = "node/lib/recapp/python/recapp/node/protocol.py"
+    assert ctx.files[protocol_py] == ((ROOT / "node" / "protocol.py").read_bytes(), 0o644)
     assert ctx.files["files/rec/wrap-container"][1] == 0o755
     assert ctx.files["files/rec/storage.conf"][1] == 0o644
     assert ctx.files["files/rec/storage.conf"][0] == (RECIPES_DIR / "files/rec/storage.conf").read_bytes()
@@ -227,7 +232,7 @@ def test_write_lays_out_the_context(tmp_path: Path) -> None:
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written == set(ctx.files)
     assert (out / CONTAINERFILE).read_text() == ctx.containerfile
-    assert stat.S_IMODE((out / "files/rec/recapp-agent").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "node/bin/recapp-agent").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "files/rec/containers.conf").stat().st_mode) == 0o644
 
 

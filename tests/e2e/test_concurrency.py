@@ -11,11 +11,12 @@ import pytest
 from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import objects as o
 from recapp.k8s.local import cluster_dir, login_pod_name, network_name
+from recapp.node import protocol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 APP = "localhost/recapp/app-mpi:trixie"
-SECRET = "/etc/recapp/agent/secret"
+SECRET = protocol.SECRET_FILE
 
 
 def _ip(engine, pod: str, network: str) -> str:

@@ -1,14 +1,13 @@
 """recapp-kubexec: PRRTE's ssh-style argv → `kubectl exec` into the pod HOST names.
 
-The argv mapping is checked on the script's own functions; the script itself runs as PRRTE would
-run it, without kubectl (one line, exit 255) and with the real kubectl against an API server that
-is not there (kubectl's own error and status come through).
+The argv mapping is checked on the module's own functions (recapp.node.kubexec); the program itself
+runs as PRRTE would run it (the REC's entry point, installed below a scratch prefix), without
+kubectl (one line, exit 255) and with the real kubectl against an API server that is not there
+(kubectl's own error and status come through).
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import socket
@@ -19,17 +18,19 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "files" / "rec" / "recapp-kubexec"
+from recapp.node import install
+from recapp.node import kubexec as kubexec_module
 
 
 @pytest.fixture(scope="module")
 def kubexec() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("recapp_kubexec", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("recapp_kubexec", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return kubexec_module
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/recapp-kubexec as the builder installs it into the REC."""
+    return install.install(tmp_path_factory.mktemp("node-prefix"), ["recapp-kubexec"])["recapp-kubexec"]
 
 
 ENV = {"RECAPP_NAMESPACE": "recapp-demo"}
@@ -86,14 +87,14 @@ def test_bad_arguments_are_refused(kubexec: ModuleType, argv: list[str], message
     assert str(info.value) == message
 
 
-def run_script(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_script(script: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        [sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )
 
 
-def test_without_kubectl_one_line_and_255(tmp_path: Path) -> None:
-    proc = run_script("demo-node-0.demo-nodes", "prted", env={"PATH": str(tmp_path)})
+def test_without_kubectl_one_line_and_255(tmp_path: Path, script: Path) -> None:
+    proc = run_script(script, "demo-node-0.demo-nodes", "prted", env={"PATH": str(tmp_path)})
     assert proc.returncode == 255
     assert proc.stderr == (
         "recapp-kubexec: kubectl not found: the kubexec launcher needs kubectl in the REC image, "
@@ -101,14 +102,14 @@ def test_without_kubectl_one_line_and_255(tmp_path: Path) -> None:
     )
 
 
-def test_bad_arguments_exit_255_not_0(tmp_path: Path) -> None:
-    proc = run_script(env={"PATH": os.environ["PATH"]})
+def test_bad_arguments_exit_255_not_0(tmp_path: Path, script: Path) -> None:
+    proc = run_script(script, env={"PATH": os.environ["PATH"]})
     assert proc.returncode == 255
     assert proc.stderr.startswith("recapp-kubexec: ")
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
-def test_runs_the_real_kubectl(tmp_path: Path) -> None:
+def test_runs_the_real_kubectl(tmp_path: Path, script: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -124,6 +125,6 @@ def test_runs_the_real_kubectl(tmp_path: Path) -> None:
         "RECAPP_NAMESPACE": "recapp-demo",
         "HOME": str(tmp_path),
     }
-    proc = run_script("-n", "demo-node-0.demo-nodes", "hostname", env=env)
+    proc = run_script(script, "-n", "demo-node-0.demo-nodes", "hostname", env=env)
     assert proc.returncode == 1  # kubectl's status: the script exec'd it
     assert f"127.0.0.1:{port}" in proc.stderr and "connection refused" in proc.stderr

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """recapp-wait-nodes — the login pod's init step: wait until every node pod is Ready, write hostfiles.
 
     recapp-wait-nodes --namespace NS --selector LABELS --count N --service SVC --slots S
@@ -23,8 +22,12 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+from . import pods as pod_facts
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+Pod = dict[str, Any]
 
 
 def positive(text: str) -> int:
@@ -35,7 +38,8 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="recapp-wait-nodes", description=__doc__.splitlines()[0])
+    first_line = (__doc__ or "").splitlines()[0]
+    p = argparse.ArgumentParser(prog="recapp-wait-nodes", description=first_line)
     p.add_argument("--namespace", required=True)
     p.add_argument("--selector", required=True, help="label selector of the node pods")
     p.add_argument("--count", type=positive, required=True)
@@ -47,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def list_pods(namespace: str, selector: str) -> list[dict]:
+def list_pods(namespace: str, selector: str) -> list[Pod]:
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     query = urllib.parse.urlencode({"labelSelector": selector})
@@ -56,21 +60,16 @@ def list_pods(namespace: str, selector: str) -> list[dict]:
     ctx = ssl.create_default_context(cafile=str(SA_DIR / "ca.crt"))
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
-        return json.load(resp).get("items", [])
+        items: list[Pod] = json.load(resp).get("items", [])
+        return items
 
 
-def is_ready(pod: dict) -> bool:
-    for cond in pod.get("status", {}).get("conditions", []) or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
-
-
-def hostfiles(pods: list[dict], service: str, slots: int) -> tuple[str, str]:
-    ordered = sorted(pods, key=lambda p: p["metadata"]["name"])
-    by_name = "".join(f"{p['metadata']['name']}.{service} slots={slots}\n" for p in ordered)
-    by_ip = "".join(f"{p['status']['podIP']} slots={slots}\n" for p in ordered)
-    return by_name, by_ip
+def hostfiles(pods: list[Pod], service: str, slots: int) -> tuple[str, str]:
+    ordered = sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
+    texts = pod_facts.hostfiles(
+        ((str(pod["metadata"]["name"]), str(pod["status"]["podIP"])) for pod in ordered), service, slots
+    )
+    return texts[pod_facts.HOSTFILE], texts[pod_facts.HOSTFILE_IP]
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -83,11 +82,12 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     deadline = time.monotonic() + args.timeout
     unready: list[str] = []
+    ready: list[Pod] = []
     while True:
         try:
             pods = list_pods(args.namespace, args.selector)
-            ready = [p for p in pods if is_ready(p)]
-            unready = sorted(p["metadata"]["name"] for p in pods if not is_ready(p))
+            ready = [pod for pod in pods if pod_facts.is_ready(pod)]
+            unready = sorted(pod["metadata"]["name"] for pod in pods if not pod_facts.is_ready(pod))
             if len(pods) < args.count:
                 unready.append(f"{args.count - len(pods)} pod(s) not created yet")
             if len(ready) >= args.count and not unready:
@@ -95,14 +95,16 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError) as exc:
             unready = [f"API not reachable: {exc}"]
         if time.monotonic() > deadline:
-            print(f"recapp-wait-nodes: timed out after {args.timeout} s; not ready: {', '.join(unready)}",
-                  file=sys.stderr)
+            print(
+                f"recapp-wait-nodes: timed out after {args.timeout} s; not ready: {', '.join(unready)}",
+                file=sys.stderr,
+            )
             return 1
         time.sleep(args.interval)
     args.out.mkdir(parents=True, exist_ok=True)
     by_name, by_ip = hostfiles(ready[: args.count], args.service, args.slots)
-    write_atomic(args.out / "hostfile", by_name)
-    write_atomic(args.out / "hostfile.ip", by_ip)
+    write_atomic(args.out / pod_facts.HOSTFILE, by_name)
+    write_atomic(args.out / pod_facts.HOSTFILE_IP, by_ip)
     print(f"recapp-wait-nodes: {args.count} node(s) ready", file=sys.stderr)
     return 0
 

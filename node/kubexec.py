@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """recapp-kubexec — PRRTE's ssh agent through `kubectl exec` (the talk's kubexec.sh, done carefully).
 
     recapp-kubexec [ssh options, ignored] HOST [ssh options, ignored] COMMAND...
@@ -32,50 +31,15 @@ import os
 import shutil
 import sys
 
+from .sshargs import UsageError, parse_ssh_args
+
+PROGRAM = "recapp-kubexec"
 FAILED = 255  # like ssh: the launch itself failed
-SSH_OPTIONS_WITH_VALUE = frozenset("BbcDEeFIiJLlmOopQRSWw")
 DEFAULT_CONTAINER = "node"
 
 
 class LaunchError(Exception):
     """The launch failed before kubectl ran; the message is printed as is."""
-
-
-def skip_option(argv: list[str], index: int) -> tuple[int, str]:
-    """Index after the option cluster at argv[index] (and its value), and the flags it set."""
-    letters = argv[index][1:]
-    for position, letter in enumerate(letters):
-        if letter in SSH_OPTIONS_WITH_VALUE:
-            has_inline_value = position + 1 < len(letters)
-            return index + (1 if has_inline_value else 2), letters[:position]
-    return index + 1, letters
-
-
-def parse_ssh_args(argv: list[str]) -> tuple[str, list[str], bool]:
-    """(HOST, COMMAND words, stdin from /dev/null) from an ssh-style argv."""
-    host: str | None = None
-    stdin_from_null = False
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        if arg == "--":
-            index += 1
-            if host is None and index < len(argv):
-                host, index = argv[index], index + 1
-            break
-        if arg.startswith("-") and len(arg) > 1:
-            index, flags = skip_option(argv, index)
-            stdin_from_null = stdin_from_null or "n" in flags
-            continue
-        if host is not None:
-            break  # first word of the command
-        host, index = arg, index + 1
-    if host is None:
-        raise LaunchError("usage: recapp-kubexec [ssh options] HOST COMMAND...")
-    command = argv[index:]
-    if not command:
-        raise LaunchError(f"no command given for {host} (interactive sessions are not supported)")
-    return host.rpartition("@")[2], command, stdin_from_null
 
 
 def pod_of(host: str) -> str:
@@ -93,15 +57,18 @@ def pod_of(host: str) -> str:
 
 
 def kubectl_argv(kubectl: str, argv: list[str], env: dict[str, str]) -> list[str]:
-    host, command, stdin_from_null = parse_ssh_args(argv)
+    try:
+        target = parse_ssh_args(argv, PROGRAM)
+    except UsageError as error:
+        raise LaunchError(str(error)) from None
     out = [kubectl, "exec"]
-    if not stdin_from_null:
+    if not target.stdin_from_null:
         out.append("-i")
     namespace = env.get("RECAPP_NAMESPACE")
     if namespace:
         out += ["--namespace", namespace]
-    out += [pod_of(host), "-c", env.get("RECAPP_KUBEXEC_CONTAINER") or DEFAULT_CONTAINER]
-    return [*out, "--", "sh", "-c", " ".join(command)]
+    out += [pod_of(target.host), "-c", env.get("RECAPP_KUBEXEC_CONTAINER") or DEFAULT_CONTAINER]
+    return [*out, "--", "sh", "-c", " ".join(target.command)]
 
 
 def find_kubectl(env: dict[str, str]) -> str:
@@ -121,7 +88,7 @@ def main(argv: list[str]) -> int:
         kubectl = find_kubectl(env)
         command = kubectl_argv(kubectl, argv, env)
     except LaunchError as error:
-        print(f"recapp-kubexec: {error}", file=sys.stderr)
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
         return FAILED
     if command[2] != "-i":  # -n: stdin from /dev/null, as ssh -n does
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -130,7 +97,7 @@ def main(argv: list[str]) -> int:
     try:
         os.execv(kubectl, command)
     except OSError as error:
-        print(f"recapp-kubexec: cannot run {kubectl}: {error.strerror}", file=sys.stderr)
+        print(f"{PROGRAM}: cannot run {kubectl}: {error.strerror}", file=sys.stderr)
     return FAILED
 
 

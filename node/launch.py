@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """recapp-launch — PRRTE's ssh agent in recapp: runs a command through a node's recapp-agent.
 
     recapp-launch [ssh options, ignored] HOST [ssh options, ignored] COMMAND...
@@ -17,9 +16,9 @@ the hostfile, not an address). A node that closes the connection before the TLS 
 verify is not.
 
 Environment:
-    RECAPP_AGENT_SECRET_FILE      shared secret (default /etc/recapp/agent/secret)
-    RECAPP_AGENT_TLS_DIR          ca.crt, launcher.crt and launcher.key (default /etc/recapp/agent)
-    RECAPP_AGENT_PORT             the agent's TCP port (default 7450)
+    RECAPP_AGENT_SECRET_FILE      shared secret (default: protocol.SECRET_FILE)
+    RECAPP_AGENT_TLS_DIR          ca.crt, launcher.crt and launcher.key (default: protocol.TLS_DIR)
+    RECAPP_AGENT_PORT             the agent's TCP port (default: protocol.AGENT_PORT)
     RECAPP_AGENT_CONNECT_TIMEOUT  seconds to connect and authenticate (default 10)
     RECAPP_AGENT_LOST_AFTER       seconds without a frame from the agent before the node is
                                   considered lost (default 15; the agent beats every 3 s)
@@ -29,100 +28,40 @@ N), or 255 with one line on stderr when the launch could not happen or the node 
     recapp-launch: cannot reach launch agent on HOST:PORT: ...
     recapp-launch: refused by HOST: <reason from the agent>
     recapp-launch: lost launch agent on HOST:PORT: ...
-The wire protocol is described in recapp-agent's docstring; this file repeats the few
-constants it needs so that each tool stays one self-contained file.
+The wire protocol is in protocol.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
 import os
-import secrets
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
-PROTOCOL_VERSION = 1
-HELLO, REQUEST, REFUSE, ACCEPT = b"h", b"q", b"r", b"a"
-STDOUT, STDERR, STDIN, STDIN_CLOSED, HEARTBEAT, EXIT = b"o", b"e", b"i", b"c", b"b", b"x"
-FRAME_HEADER = struct.Struct("!cI")
-NONCE_LEN = 32
-MAX_FRAME = 1024 * 1024
-READ_CHUNK = 64 * 1024
-HEARTBEAT_INTERVAL_S = 3.0
+from . import protocol as p
+from .sshargs import Target, UsageError, parse_ssh_args
+
+PROGRAM = "recapp-launch"
 LOST_EXIT = 255  # like ssh: the launch itself failed
-LAUNCHER_PAIR = "launcher"  # launcher.crt / launcher.key in the TLS directory
+CONNECT_TIMEOUT_S = 10.0
 RETRY_PAUSE_S = (0.1, 0.2, 0.5, 1.0)  # between attempts at a node whose login slots are full
-
-# ssh(1) options that take a value; every other single-letter option is a flag.
-SSH_OPTIONS_WITH_VALUE = frozenset("BbcDEeFIiJLlmOopQRSWw")
 
 
 class LaunchError(Exception):
     """The launch failed on our side of the command; the message is printed as is."""
 
 
-class ProtocolError(Exception):
-    """The peer broke the framing or closed the connection."""
-
-
-@dataclass
-class Target:
-    host: str
-    command: list[str]
-    stdin_from_null: bool
-
-
-def parse_ssh_args(argv: list[str]) -> Target:
-    """HOST and COMMAND from an ssh-style argv; options may come before and right after HOST."""
-    host: str | None = None
-    stdin_from_null = False
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        if arg == "--":
-            index += 1
-            if host is None and index < len(argv):
-                host, index = argv[index], index + 1
-            break
-        if arg.startswith("-") and len(arg) > 1:
-            index, flags = skip_option(argv, index)
-            stdin_from_null = stdin_from_null or "n" in flags
-            continue
-        if host is not None:
-            break  # first word of the command
-        host, index = arg, index + 1
-    if host is None:
-        raise LaunchError("usage: recapp-launch [ssh options] HOST COMMAND...")
-    command = argv[index:]
-    if not command:
-        raise LaunchError(f"no command given for {host} (interactive sessions are not supported)")
-    return Target(host.rpartition("@")[2], command, stdin_from_null)
-
-
-def skip_option(argv: list[str], index: int) -> tuple[int, str]:
-    """Index after the option cluster at argv[index] (and its value), and the flags it set."""
-    letters = argv[index][1:]
-    for position, letter in enumerate(letters):
-        if letter in SSH_OPTIONS_WITH_VALUE:
-            has_inline_value = position + 1 < len(letters)
-            return index + (1 if has_inline_value else 2), letters[:position]
-    return index + 1, letters
-
-
-def env_number(name: str, default: float, kind: type = float) -> float:
+def env_number(name: str, default: float) -> float:
     text = os.environ.get(name)
     if text is None or text == "":
         return default
     try:
-        value = kind(text)
+        value = float(text)
     except ValueError:
         raise LaunchError(f"{name} must be a number, got {text!r}") from None
     if value <= 0:
@@ -130,15 +69,28 @@ def env_number(name: str, default: float, kind: type = float) -> float:
     return value
 
 
+def env_port(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise LaunchError(f"{name} must be a number, got {text!r}") from None
+    if value <= 0:
+        raise LaunchError(f"{name} must be > 0, got {text!r}")
+    if value > 65535:
+        raise LaunchError(f"{name} is not a port number: {value}")
+    return value
+
+
 def read_secret(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            secret = handle.read().strip()
+        return p.read_secret(path)
     except OSError as error:
         raise LaunchError(f"cannot read the launch agent secret {path}: {error.strerror}") from None
-    if not secret:
-        raise LaunchError(f"the launch agent secret {path} is empty")
-    return secret
+    except ValueError:
+        raise LaunchError(f"the launch agent secret {path} is empty") from None
 
 
 def is_address(host: str) -> bool:
@@ -151,42 +103,10 @@ def is_address(host: str) -> bool:
 
 def tls_context(tls_dir: str) -> ssl.SSLContext:
     """TLS 1.3 only; the agent must show a certificate of the cluster's CA naming the host dialled."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
     try:
-        context.load_verify_locations(os.path.join(tls_dir, "ca.crt"))
-        context.load_cert_chain(
-            os.path.join(tls_dir, f"{LAUNCHER_PAIR}.crt"), os.path.join(tls_dir, f"{LAUNCHER_PAIR}.key")
-        )
-    except (OSError, ssl.SSLError) as error:
-        raise LaunchError(f"cannot load the launcher's TLS files from {tls_dir}: {error}") from None
-    return context
-
-
-def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
-    sock.sendall(FRAME_HEADER.pack(kind, len(payload)) + payload)
-
-
-def recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks: list[bytes] = []
-    while size:
-        chunk = sock.recv(min(size, READ_CHUNK))
-        if not chunk:
-            raise ProtocolError("connection closed")
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def recv_frame(sock: socket.socket) -> tuple[bytes, bytes]:
-    kind, length = FRAME_HEADER.unpack(recv_exact(sock, FRAME_HEADER.size))
-    if length > MAX_FRAME:
-        raise ProtocolError(f"frame of {length} bytes is over the limit")
-    return kind, recv_exact(sock, length)
-
-
-def canonical_json(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+        return p.client_tls_context(tls_dir, p.ROLE_LAUNCHER)
+    except ValueError as error:
+        raise LaunchError(f"cannot load the launcher's {error}") from None
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -208,7 +128,7 @@ class Connection:
         connect_timeout: float,
         lost_after: float,
         tls: ssl.SSLContext,
-    ):
+    ) -> None:
         self.target, self.port, self.secret, self.tls = target, port, secret, tls
         self.connect_timeout, self.lost_after = connect_timeout, lost_after
         self.where = f"{target.host}:{port}"
@@ -285,77 +205,63 @@ class Connection:
 
     def authenticate(self, sock: socket.socket) -> tuple[bytes, bytes]:
         """Answer the agent's nonce with HMAC(secret, nonce || request); the secret stays here."""
-        kind, payload = self.handshake_frame(sock)
-        try:
-            hello = json.loads(payload) if kind == HELLO else {}
-            nonce = bytes.fromhex(hello["nonce"]) if hello.get("proto") == PROTOCOL_VERSION else b""
-        except (ValueError, KeyError, TypeError):
-            nonce = b""
-        if len(nonce) != NONCE_LEN:
+        nonce = p.hello_nonce(*self.handshake_frame(sock))
+        if nonce is None:
             raise LaunchError(
-                f"{self.where} is not a recapp launch agent speaking protocol {PROTOCOL_VERSION}"
+                f"{self.where} is not a recapp launch agent speaking protocol {p.PROTOCOL_VERSION}"
             )
-        cnonce = secrets.token_bytes(NONCE_LEN)
-        request = {
-            "v": PROTOCOL_VERSION,
-            "kind": "launch",
-            "argv": self.target.command,
-            "env": {},
-            "cwd": None,
-            "cnonce": cnonce.hex(),
-        }
-        body = canonical_json(request)
-        mac = hmac.new(self.secret, nonce + body, hashlib.sha256).digest()
-        self.send(REQUEST, mac + body)
+        cnonce = p.new_cnonce()
+        body = p.request_body("launch", self.target.command, cnonce)
+        self.send(p.REQUEST, p.signed_request(self.secret, nonce, body))
         return nonce, cnonce
 
     def wait_for_accept(self, sock: socket.socket, nonce: bytes, cnonce: bytes) -> None:
         kind, payload = self.handshake_frame(sock)
-        if kind == REFUSE:
+        if kind == p.REFUSE:
             reason = payload.decode(errors="replace")
             raise LaunchError(f"refused by {self.target.host}: {reason}")
-        proof = hmac.new(self.secret, b"accept" + nonce + cnonce, hashlib.sha256).digest()
-        if kind != ACCEPT or not hmac.compare_digest(payload, proof):
+        proof = p.accept_proof(self.secret, nonce, cnonce)
+        if kind != p.ACCEPT or not hmac.compare_digest(payload, proof):
             raise LaunchError(f"{self.where} did not prove the shared secret; not trusting it")
 
     def handshake_frame(self, sock: socket.socket) -> tuple[bytes, bytes]:
         try:
-            return recv_frame(sock)
+            return p.recv_frame(sock)
         except TimeoutError:
             raise LaunchError(
                 f"launch agent on {self.where} did not answer within {self.connect_timeout:g} s"
             ) from None
-        except (ProtocolError, OSError) as error:
+        except (p.ProtocolError, OSError) as error:
             raise LaunchError(f"lost launch agent on {self.where}: {error}") from None
 
     def stream(self, sock: socket.socket) -> int:
         """Copy output until the exit status arrives; silence or a closed connection = lost node."""
         while True:
             try:
-                kind, payload = recv_frame(sock)
+                kind, payload = p.recv_frame(sock)
             except TimeoutError:
                 raise LaunchError(
                     f"lost launch agent on {self.where}: nothing heard for {self.lost_after:g} s "
                     "(node down or unreachable)"
                 ) from None
-            except (ProtocolError, OSError) as error:
+            except (p.ProtocolError, OSError) as error:
                 raise LaunchError(
                     f"lost launch agent on {self.where}: {error} before the command finished"
                 ) from None
-            if kind == STDOUT:
+            if kind == p.STDOUT:
                 write_all(1, payload)
-            elif kind == STDERR:
+            elif kind == p.STDERR:
                 write_all(2, payload)
-            elif kind == EXIT:
+            elif kind == p.EXIT:
                 return int(json.loads(payload)["code"])
-            elif kind != HEARTBEAT:
+            elif kind != p.HEARTBEAT:
                 raise LaunchError(f"lost launch agent on {self.where}: unexpected frame {kind!r}")
 
     def send(self, kind: bytes, payload: bytes = b"") -> bool:
         with self.send_lock:
             try:
                 assert self.sock is not None
-                send_frame(self.sock, kind, payload)
+                p.send_frame(self.sock, kind, payload)
                 return True
             except OSError:
                 return False  # the reading side reports the loss
@@ -364,33 +270,34 @@ class Connection:
         if not self.target.stdin_from_null:
             while True:
                 try:
-                    chunk = os.read(0, READ_CHUNK)
+                    chunk = os.read(0, p.READ_CHUNK)
                 except OSError:
                     break
-                if not chunk or not self.send(STDIN, chunk):
+                if not chunk or not self.send(p.STDIN, chunk):
                     break
-        self.send(STDIN_CLOSED)
+        self.send(p.STDIN_CLOSED)
 
     def heartbeat(self) -> None:
         stopped = threading.Event()
-        while not stopped.wait(HEARTBEAT_INTERVAL_S):
-            if not self.send(HEARTBEAT):
+        while not stopped.wait(p.HEARTBEAT_S):
+            if not self.send(p.HEARTBEAT):
                 return
 
 
 def main(argv: list[str]) -> int:
     try:
-        target = parse_ssh_args(argv)
-        port = int(env_number("RECAPP_AGENT_PORT", 7450, int))
-        if port > 65535:
-            raise LaunchError(f"RECAPP_AGENT_PORT is not a port number: {port}")
-        connect_timeout = env_number("RECAPP_AGENT_CONNECT_TIMEOUT", 10.0)
-        lost_after = env_number("RECAPP_AGENT_LOST_AFTER", 15.0)
-        secret = read_secret(os.environ.get("RECAPP_AGENT_SECRET_FILE") or "/etc/recapp/agent/secret")
-        tls = tls_context(os.environ.get("RECAPP_AGENT_TLS_DIR") or "/etc/recapp/agent")
+        try:
+            target = parse_ssh_args(argv, PROGRAM)
+        except UsageError as error:
+            raise LaunchError(str(error)) from None
+        port = env_port("RECAPP_AGENT_PORT", p.AGENT_PORT)
+        connect_timeout = env_number("RECAPP_AGENT_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S)
+        lost_after = env_number("RECAPP_AGENT_LOST_AFTER", p.LOST_AFTER_S)
+        secret = read_secret(os.environ.get("RECAPP_AGENT_SECRET_FILE") or p.SECRET_FILE)
+        tls = tls_context(os.environ.get("RECAPP_AGENT_TLS_DIR") or p.TLS_DIR)
         return Connection(target, port, secret, connect_timeout, lost_after, tls).run()
     except LaunchError as error:
-        print(f"recapp-launch: {error}", file=sys.stderr, flush=True)
+        print(f"{PROGRAM}: {error}", file=sys.stderr, flush=True)
         return LOST_EXIT
 
 
