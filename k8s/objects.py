@@ -655,6 +655,7 @@ def wait_nodes_command(spec: ClusterSpec) -> list[str]:
         "--slots", str(spec.slots_per_node),
         "--out", c.HOSTFILE_DIR,
         "--timeout", str(spec.ready_timeout_s),
+        "--owner", node_statefulset_name(spec),
     ]  # fmt: skip
 
 

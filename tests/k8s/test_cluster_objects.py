@@ -363,6 +363,7 @@ def test_wait_nodes_init_container(objects: list[Obj]) -> None:
         "--slots", "2",
         "--out", "/etc/recapp/hostfile",
         "--timeout", "300",
+        "--owner", "demo-node",
     ]  # fmt: skip
     assert mounts_of(wait) == {
         "hostfile": "/etc/recapp/hostfile",
