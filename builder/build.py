@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from recapp.builder import fetch, preflight, probe, records, source
-from recapp.builder import labels as L
 from recapp.builder.backends import get_backend
 from recapp.builder.backends.base import BuildBackend
 from recapp.builder.base import base_tag, build_base
@@ -22,10 +20,9 @@ from recapp.builder.records import BuildRecord
 from recapp.builder.render import render
 from recapp.builder.suites import check_suite
 from recapp.errors import BuildError, RecappError, RecipeError
+from recapp.host import labels as L
 from recapp.host.paths import sub
-
-Step = Callable[[str], None]
-
+from recapp.host.progress import Step
 
 STEP_RE = re.compile(r"^\[recapp-step\] (\S+) (\S+): exit (\d+) after (\d+) s")
 

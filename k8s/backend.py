@@ -4,13 +4,12 @@ same rendered objects."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+from recapp.host.progress import Step
 from recapp.k8s.spec import ClusterSpec
-
-Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)

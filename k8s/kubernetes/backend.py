@@ -35,11 +35,12 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
+from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s import validate
-from recapp.k8s.backend import ClusterBackend, ClusterStatus, Step
-from recapp.k8s.kube_errors import (
+from recapp.k8s.backend import ClusterBackend, ClusterStatus
+from recapp.k8s.kubernetes.errors import (
     Action,
     call_with_retry,
     exec_error,
@@ -47,8 +48,7 @@ from recapp.k8s.kube_errors import (
     kubeconfig_error,
     unreachable_error,
 )
-from recapp.k8s.kube_exec import ExecProcess, signal_argv, wrapped_argv
-from recapp.k8s.kube_plan import (
+from recapp.k8s.kubernetes.plan import (
     KINDS,
     NAMESPACED_KINDS,
     PlannedObject,
@@ -69,6 +69,7 @@ from recapp.k8s.kube_plan import (
     spec_config_map_name,
     spec_from_config_map,
 )
+from recapp.k8s.kubernetes.remote_exec import ExecProcess, signal_argv, wrapped_argv
 from recapp.k8s.spec import ClusterSpec
 
 T = TypeVar("T")

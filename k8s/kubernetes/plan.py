@@ -21,7 +21,7 @@ from recapp.errors import ClusterError
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import PodStatus
-from recapp.k8s.kube_errors import PodProblem, as_dict, pod_problem
+from recapp.k8s.kubernetes.errors import PodProblem, as_dict, pod_problem
 from recapp.k8s.spec import ClusterSpec, spec_error
 
 Obj = dict[str, Any]

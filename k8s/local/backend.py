@@ -23,11 +23,12 @@ from recapp.errors import ClusterError
 from recapp.host import engine, images
 from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import state_dir
+from recapp.host.progress import Step
 from recapp.host.runner import last_line, run
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus, Step
-from recapp.k8s.podman_args import Placement, probe_command, run_argv
+from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus
+from recapp.k8s.local.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import ClusterSpec
 
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"

@@ -10,15 +10,15 @@ from typing import Annotated
 
 import typer
 
+from recapp.bench.side_by_side import has_program
 from recapp.builder.build import build_image
 from recapp.builder.recipe import available
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_table, progress
-from recapp.conformance.jobs import JobRequest, run_job
-from recapp.conformance.side_by_side import has_program
 from recapp.conformance.workloads.catalog import select
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
+from recapp.k8s.backends import cluster_backend
+from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import JobRecord
 from recapp.reports.render import render_dir
@@ -62,7 +62,7 @@ def demo(
         else:
             runnable.append(w)
     folder = out_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-demo"
-    backend = get_backend("local")
+    backend = cluster_backend("local")
     backend.down(name)  # a leftover from an interrupted demo
     per_node = max(1, np // nodes)
     slots = max([per_node, *(w.per_node(w.np[0], nodes) for w in runnable)])

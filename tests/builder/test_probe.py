@@ -12,10 +12,11 @@ import pytest
 
 from recapp.builder import build as build_module
 from recapp.builder import probe
-from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
+from recapp.builder.backends.base import BuildBackend, ImageInfo
 from recapp.builder.build import build_image
 from recapp.builder.recipe import load
 from recapp.errors import BuildError, RecappError, RecipeError
+from recapp.host.progress import Step
 
 # Captured from localhost/recapp/rec:trixie (dpkg-query with probe.DPKG_QUERY's format), trimmed.
 DPKG_REC_TRIXIE = (
@@ -47,7 +48,7 @@ class ScriptedBackend(BuildBackend):
         tag: str | None,
         labels: Mapping[str, str],
         log_path: Path,
-        on_line: LineSink | None = None,
+        on_line: Step | None = None,
     ) -> str:
         raise AssertionError("build must not be reached")
 

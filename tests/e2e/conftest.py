@@ -10,7 +10,7 @@ import pytest
 
 from recapp.builder.build import build_image
 from recapp.builder.records import BuildRecord
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.local.backend import LocalBackend
 from recapp.k8s.spec import ClusterSpec, load_spec
 
 REC_SUITES = ("trixie", "sid")

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from recapp.builder.build import build_image
-from recapp.builder.labels import KIND, RECIPE
-from recapp.conformance.jobs import JobRequest, run_job
+from recapp.host.labels import KIND, RECIPE
 from recapp.k8s import objects as o
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.jobs import JobRequest, run_job
+from recapp.k8s.local.backend import LocalBackend
 from recapp.k8s.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e

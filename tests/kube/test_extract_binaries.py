@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from recapp.builder.build import build_image
-from recapp.k8s.kube import EXTRACT_BIN_SCRIPT
+from recapp.k8s.kubernetes.backend import EXTRACT_BIN_SCRIPT
 
 pytestmark = pytest.mark.e2e
 
