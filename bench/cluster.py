@@ -17,13 +17,13 @@ from pathlib import Path
 from recapp.errors import JobError
 from recapp.host.progress import Step
 from recapp.k8s.backend import ClusterBackend
-from recapp.k8s.jobs import JobRequest, image_ref, run_job, stop_dvm
+from recapp.k8s.jobs import JobRequest, Mode, image_ref, run_job, stop_dvm
 from recapp.k8s.spec import load_spec
-from recapp.reports.records import BenchRecord, BenchSeries, ImageRef
+from recapp.reports.records import BenchRecord, BenchSeries, ImageRef, JobRecord
 
 # The variants of the launch benchmark: name → (mode, dvm, fresh containers). `nested` enters the
 # node's persistent APP sandbox; `nested-fresh` is the talk's `podman run` per rank.
-LAUNCH_VARIANTS: dict[str, tuple[str, bool, bool]] = {
+LAUNCH_VARIANTS: dict[str, tuple[Mode, bool, bool]] = {
     "nested": ("nested", False, False),
     "nested-fresh": ("nested", False, True),
     "native": ("native", False, False),
@@ -126,10 +126,10 @@ def _launch(
     app: str,
     np: int,
     per_node: int,
-    mode: str,
+    mode: Mode,
     dvm: bool,
     fresh: bool = False,
-):
+) -> JobRecord:
     record = run_job(
         backend,
         JobRequest(
@@ -143,7 +143,7 @@ def _launch(
             fresh_containers=fresh,
             timeout_s=300,
         ),
-    )  # type: ignore[arg-type]
+    )
     if not record.passed:
         raise JobError(
             f"benchmark job ({mode}{', dvm' if dvm else ''}{', fresh' if fresh else ''}) failed: "

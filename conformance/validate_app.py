@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.conformance.matrix.levels import LEVELS, Level
 from recapp.conformance.matrix.runner import run_pair, summarise_pair
 from recapp.conformance.session import run_suite
@@ -117,7 +117,7 @@ def validate_app(
     say("static APP checks")
     out_dir.mkdir(parents=True, exist_ok=True)
     static = run_suite("images", rec_image=None, app_image=image, junit=str(out_dir / "static-junit.xml"))
-    tools = build_image("app", TOOLS_SUITE, workload="mpi").tag
+    tools = build_image(BuildRequest("app", TOOLS_SUITE, workload="mpi")).tag
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     cells, pairs, rec_refs = [], [], []

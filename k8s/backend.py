@@ -38,9 +38,15 @@ class ClusterStatus:
 class JobProcess(Protocol):
     """What a started command looks like to the job runner: a Popen, or the Kubernetes exec adapter."""
 
-    stdout: IO[str] | None
-    stderr: IO[str] | None
-    returncode: int | None
+    # Read-only (properties), so an implementation may narrow them (e.g. a TextIOWrapper, never None).
+    @property
+    def stdout(self) -> IO[str] | None: ...
+
+    @property
+    def stderr(self) -> IO[str] | None: ...
+
+    @property
+    def returncode(self) -> int | None: ...
 
     def wait(self, timeout: float | None = None) -> int: ...
 

@@ -7,10 +7,11 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from recapp.conformance.workloads import gromacs_output, mpi_output, nas_output, pingpong_output
 from recapp.errors import JobError
@@ -268,7 +269,9 @@ def workload_sanity_errors(output: str) -> list[str]:
     return [problem for parser in WORKLOAD_PARSERS for problem in parser.sanity_errors(output)]
 
 
-def _pump(stream, sink: list[str], log, lock: threading.Lock, on_output: Step | None) -> None:
+def _pump(
+    stream: Iterable[str], sink: list[str], log: TextIO, lock: threading.Lock, on_output: Step | None
+) -> None:
     for line in stream:
         line = line.rstrip("\n")
         with lock:

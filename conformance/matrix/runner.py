@@ -158,8 +158,8 @@ def summarise_pair(rec: ImageRef, app: ImageRef, cells: list[MatrixCell]) -> Mat
     return MatrixPair(
         rec=rec.ref,
         app=app.ref,
-        expected=exp.verdict,
-        expected_source=exp.source,  # type: ignore[arg-type]
+        expected=exp.verdict,  # type: ignore[arg-type]
+        expected_source=exp.source,
         highest_level=passed[-1].level if passed else None,
         status=first_bad.status if first_bad else "PASS",
         reason=first_bad.reason if first_bad else None,

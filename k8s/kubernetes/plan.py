@@ -194,7 +194,8 @@ def belongs_to(obj: Mapping[str, Any], name: str) -> bool:
 def _condition(pod: Mapping[str, Any], kind: str) -> str | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return cond.get("status")
+            status = cond.get("status")
+            return None if status is None else str(status)
     return None
 
 
@@ -208,7 +209,7 @@ def is_pod_ready(pod: Mapping[str, Any]) -> bool:
 
 
 def component_of(pod: Mapping[str, Any]) -> str:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT, "?")
+    return str(((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT, "?"))
 
 
 def is_login_running(pod: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from recapp import LABEL_PREFIX
 from recapp.errors import ClusterError
@@ -126,7 +127,7 @@ class LocalBackend(ClusterBackend):
             raise
         return self.status(spec.name)
 
-    def _create(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+    def _create(self, spec: ClusterSpec, objects: list[dict[str, Any]], say: Step) -> None:
         labels = cluster_labels(spec)
         label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
         cdir = cluster_dir(spec.name)
@@ -193,7 +194,7 @@ class LocalBackend(ClusterBackend):
         os.chmod(secret_dir, 0o755)
         return secret_dir
 
-    def _wait_ready(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+    def _wait_ready(self, spec: ClusterSpec, objects: list[dict[str, Any]], say: Step) -> None:
         probe = probe_command(o.node_pod_template(objects), c.NODE_CONTAINER)
         pending = set(o.node_pod_names(spec))
         deadline = time.monotonic() + spec.ready_timeout_s

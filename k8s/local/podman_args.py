@@ -34,7 +34,8 @@ class Placement:
 def _container(template: Obj, name: str) -> Obj:
     for container in template["spec"].get("containers", []):
         if container["name"] == name:
-            return container
+            found: Obj = container
+            return found
     raise ClusterError(f"pod template has no container {name!r}")
 
 

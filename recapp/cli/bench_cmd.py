@@ -16,7 +16,7 @@ import typer
 from recapp.bench import references
 from recapp.bench.cluster import run_cluster_bench
 from recapp.bench.side_by_side import MODELS, run_side_by_side
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
 from recapp.cli.ui import console, out, progress
 from recapp.conformance.workloads.catalog import select
@@ -37,12 +37,12 @@ def build_needed(suite: str, app_workloads: set[str], prog) -> None:
     """Build (cached) the REC and the APPs whose recipe exists; a workload without a recipe is left to
     the bench, which skips it saying the image is not built."""
     recipes = set(available())
-    build_image("rec", suite, step=prog.step, on_line=prog.line)
+    build_image(BuildRequest("rec", suite), step=prog.step, on_line=prog.line)
     if "aio" in recipes:  # the traditional model's all-in-one image
-        build_image("aio", suite, step=prog.step, on_line=prog.line)
+        build_image(BuildRequest("aio", suite), step=prog.step, on_line=prog.line)
     for workload in sorted(app_workloads):
         if f"app-{workload}" in recipes:
-            build_image("app", suite, workload=workload, step=prog.step, on_line=prog.line)
+            build_image(BuildRequest("app", suite, workload=workload), step=prog.step, on_line=prog.line)
         else:
             prog.step(f"no recipe app-{workload}: its workloads will be skipped")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from recapp.bench.side_by_side import has_program
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
 from recapp.cli.ui import console, print_table, progress
 from recapp.conformance.workloads.catalog import select
@@ -44,11 +44,15 @@ def demo(
     workloads = [] if mpi_only else select([DEMO_SET])
     recipes = set(available())
     with progress("images") as prog:
-        rec = build_image("rec", suite, step=prog.step, on_line=prog.line)
-        apps = {"mpi": build_image("app", suite, workload="mpi", step=prog.step, on_line=prog.line)}
+        rec = build_image(BuildRequest("rec", suite), step=prog.step, on_line=prog.line)
+        apps = {
+            "mpi": build_image(BuildRequest("app", suite, workload="mpi"), step=prog.step, on_line=prog.line)
+        }
         for w in workloads:
             if w.app not in apps and f"app-{w.app}" in recipes:
-                apps[w.app] = build_image("app", suite, workload=w.app, step=prog.step, on_line=prog.line)
+                apps[w.app] = build_image(
+                    BuildRequest("app", suite, workload=w.app), step=prog.step, on_line=prog.line
+                )
     for built in (rec, *apps.values()):
         state = "cached" if built.cached else f"built in {built.seconds:.0f} s"
         console.print(f"{built.tag}: {state}", markup=False)

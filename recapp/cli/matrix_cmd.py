@@ -49,7 +49,8 @@ def matrix(
     if json_out:
         print_json(record.model_dump(mode="json"))
         return
-    rows, notes = [], []
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for pair in record.pairs:
         level = pair.highest_level or "-"
         cell = f"{level} PASS" if pair.status == "PASS" else f"{level} → {pair.status}"

@@ -13,7 +13,7 @@ import pytest
 from recapp.builder import build as build_module
 from recapp.builder import probe
 from recapp.builder.backends.base import BuildBackend, ImageInfo
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import load
 from recapp.errors import BuildError, RecappError, RecipeError
 from recapp.host.progress import Step
@@ -221,7 +221,7 @@ def test_build_image_refuses_before_any_work(
     message: str,
 ) -> None:
     with pytest.raises(error) as info:
-        build_image(kind, suite, **kwargs)  # type: ignore[arg-type]
+        build_image(BuildRequest(kind, suite, **kwargs))  # type: ignore[arg-type]
     assert str(info.value).startswith(message)
     assert no_work() == []
 
@@ -230,4 +230,4 @@ def test_build_image_unknown_backend_before_any_image_work(monkeypatch: pytest.M
     monkeypatch.setattr(build_module, "build_base", lambda *a, **k: pytest.fail("build_base reached"))
     monkeypatch.setattr(build_module, "sub", lambda *a: pytest.fail("state dir reached"))
     with pytest.raises(BuildError, match=r"^unknown backend 'kaniko': choose one of buildah, docker$"):
-        build_image("rec", "trixie", backend_name="kaniko")
+        build_image(BuildRequest("rec", "trixie", backend_name="kaniko"))
