@@ -37,9 +37,17 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+# mypy cannot follow setuptools' editable finder (builder/ is recapp.builder), so it reads a tree of
+# symlinks laid out as installed, made from pyproject's package-dir mapping (.typecheck/, not committed).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@rm -rf .typecheck && $(VENV)/bin/python -c 'import tomllib, pathlib; \
+	  root = pathlib.Path.cwd(); out = root / ".typecheck/recapp"; out.mkdir(parents=True); \
+	  [(out / f.name).symlink_to(f) for f in (root / "recapp").iterdir() if f.name != "__pycache__"]; \
+	  dirs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]; \
+	  [(out / n.split(".", 1)[1]).symlink_to(root / d) for n, d in dirs.items() if n.count(".") == 1]'
+	MYPYPATH=.typecheck $(VENV)/bin/mypy -p recapp
 
 images: setup
 	$(RECAPP) build rec --suite $(SUITE)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from recapp import LABEL_PREFIX
@@ -18,6 +17,7 @@ from recapp.errors import BuildError
 from recapp.host import engine
 from recapp.host.images import image_id
 from recapp.host.paths import sub
+from recapp.host.progress import Step
 from recapp.host.runner import last_line
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -62,7 +62,7 @@ def build_base(
     *,
     refresh: bool = False,
     mirror: str = DEFAULT_MIRROR,
-    on_line: Callable[[str], None] | None = None,
+    on_line: Step | None = None,
 ) -> tuple[str, float, bool]:
     """Make `localhost/recapp/base:SUITE`. Returns (image id, seconds, built?)."""
     check_suite(suite)

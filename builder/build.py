@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from recapp.builder import fetch, preflight, probe, records, source
-from recapp.builder import labels as L
 from recapp.builder.backends import get_backend
 from recapp.builder.backends.base import BuildBackend
 from recapp.builder.base import base_tag, build_base
@@ -22,10 +21,9 @@ from recapp.builder.records import BuildRecord
 from recapp.builder.render import render
 from recapp.builder.suites import check_suite
 from recapp.errors import BuildError, RecappError, RecipeError
+from recapp.host import labels as L
 from recapp.host.paths import sub
-
-Step = Callable[[str], None]
-
+from recapp.host.progress import Step
 
 STEP_RE = re.compile(r"^\[recapp-step\] (\S+) (\S+): exit (\d+) after (\d+) s")
 
@@ -97,64 +95,71 @@ def label_containerfile(parent_id: str, version_labels: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_image(
-    kind: str,
-    suite: str,
-    *,
-    workload: str | None = None,
-    flavor: str = "distro",
-    versions: dict[str, str | None] | None = None,
-    sources: str = "debian",
-    configure: dict[str, list[str]] | None = None,
-    backend_name: str = "buildah",
-    tag: str | None = None,
-    base_image: str | None = None,
-    force: bool = False,
-    step: Step | None = None,
-    on_line: Step | None = None,
-) -> BuildRecord:
+@dataclass(frozen=True)
+class BuildRequest:
+    """What to build: a recipe (kind, suite, workload, flavor), its source choices, where and how."""
+
+    kind: str
+    suite: str
+    workload: str | None = None
+    flavor: str = "distro"
+    versions: dict[str, str | None] | None = None  # source flavor: pmix/prrte/ompi releases
+    sources: str = "debian"
+    configure: dict[str, list[str]] | None = None  # source flavor: extra configure options per component
+    backend_name: str = "buildah"
+    tag: str | None = None
+    base_image: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a build (or the cache) produced: the image and what was read from it."""
+
+    tag: str
+    image_id: str
+    digest: str
+    base: str
+    versions: dict[str, str]
+    packages: dict[str, str] = field(default_factory=dict)
+    log_path: str | None = None
+    context_dir: str | None = None
+    steps: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+
+def build_image(req: BuildRequest, *, step: Step | None = None, on_line: Step | None = None) -> BuildRecord:
     say = step or (lambda _text: None)
     started = time.monotonic()
+    suite = req.suite
     check_suite(suite)
-    if kind != "app" and workload:
+    if req.kind != "app" and req.workload:
         raise RecappError("--workload applies to APP images only")
-    recipe = load(recipe_name(kind, workload, flavor))
+    recipe = load(recipe_name(req.kind, req.workload, req.flavor))
     recipe.suite_entry(suite)  # unsupported suite → one clear line before any work
-    components = source_stack(recipe, versions, sources, configure)  # preflight: before any slow work
-    backend = get_backend(backend_name)
-    tag = tag or default_tag(kind, suite, recipe.workload, components)
+    # preflight: before the base image, any download or any compile
+    components = source_stack(recipe, req.versions, req.sources, req.configure)
+    backend = get_backend(req.backend_name)
+    tag = req.tag or default_tag(req.kind, suite, recipe.workload, components)
     # From here on the kind is the recipe's: the all-in-one image is labelled and recorded as a REC.
     kind = recipe.kind
+    sources = source_summary(components)
 
-    base_ref, base_id = _base(backend, suite, base_image, say, on_line)
-    archives = fetch.archives(components, sources, say) if components else {}
+    base_ref, base_id = _base(backend, suite, req.base_image, say, on_line)
+    archives = fetch.archives(components, req.sources, say) if components else {}
     context = render(recipe, suite, base_ref, base_id, components, archives)
     digest = context.digest
 
     existing = backend.inspect(tag)
-    if existing and existing.labels.get(L.RECIPE_HASH) == digest and not force:
+    if existing and existing.labels.get(L.RECIPE_HASH) == digest and not req.force:
         say(f"{tag} is up to date")
         cached = records.load(tag)
         if cached and cached.id == existing.id:
             return cached.model_copy(update={"cached": True, "seconds": time.monotonic() - started})
-        return _record(
-            backend,
-            tag,
-            existing.id,
-            recipe.name,
-            digest,
-            kind,
-            suite,
-            recipe.workload,
-            base_ref,
-            L.versions_from_labels(existing.labels),
-            {},
-            time.monotonic() - started,
-            None,
-            None,
-            cached=True,
-            sources=source_summary(components),
+        built = Built(
+            tag, existing.id, digest, base_ref, L.versions_from_labels(existing.labels), cached=True
         )
+        return _record(backend, req, recipe, built, time.monotonic() - started, sources)
 
     say(f"checking {len(recipe.packages_for(suite))} packages against {base_ref}")
     probe.check_packages_exist(backend, base_ref, recipe, suite)
@@ -211,24 +216,18 @@ def build_image(
         raise BuildError(f"build {tag}: {type(exc).__name__}: {exc}", log_path=str(log_path)) from exc
     if existing and existing.id != final_id:
         backend.remove(existing.id)  # the superseded image, now untagged; kept if something uses it
-    record = _record(
-        backend,
+    built = Built(
         tag,
         final_id,
-        recipe.name,
         digest,
-        kind,
-        suite,
-        recipe.workload,
         base_ref,
         versions,
         packages,
-        time.monotonic() - started,
         str(log_path),
         str(context_dir),
-        sources=source_summary(components),
         steps=step_seconds(log_path.read_text(errors="replace")),
     )
+    record = _record(backend, req, recipe, built, time.monotonic() - started, sources)
     records.save(record)
     return record
 
@@ -254,44 +253,32 @@ def _base(
 
 def _record(
     backend: BuildBackend,
-    tag: str,
-    image_id: str,
-    recipe: str,
-    digest: str,
-    kind: str,
-    suite: str,
-    workload: str | None,
-    base: str,
-    versions: dict[str, str],
-    packages: dict[str, str],
+    req: BuildRequest,
+    recipe: Recipe,
+    built: Built,
     seconds: float,
-    log_path: str | None,
-    context_dir: str | None,
-    *,
-    cached: bool = False,
-    sources: dict[str, dict[str, str]] | None = None,
-    steps: dict[str, float] | None = None,
+    sources: dict[str, dict[str, str]],
 ) -> BuildRecord:
-    info = backend.inspect(image_id)
+    info = backend.inspect(built.image_id)
     return BuildRecord(
-        tag=tag,
-        id=image_id,
-        kind=kind,
-        recipe=recipe,
-        recipe_hash=digest,
-        suite=suite,
-        workload=workload,
+        tag=built.tag,
+        id=built.image_id,
+        kind=recipe.kind,
+        recipe=recipe.name,
+        recipe_hash=built.digest,
+        suite=req.suite,
+        workload=recipe.workload,
         backend=backend.name,
-        base=base,
+        base=built.base,
         size_bytes=info.size if info else 0,
-        versions=versions,
-        packages=packages,
+        versions=built.versions,
+        packages=built.packages,
         seconds=round(seconds, 2),
-        cached=cached,
-        log_path=log_path,
-        context_dir=context_dir,
-        sources=sources or {},
-        steps=steps or {},
+        cached=built.cached,
+        log_path=built.log_path,
+        context_dir=built.context_dir,
+        sources=sources,
+        steps=built.steps,
     )
 
 

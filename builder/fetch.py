@@ -10,7 +10,6 @@ import hashlib
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from recapp.builder.base import base_tag, build_base
@@ -19,8 +18,7 @@ from recapp.errors import BuildError
 from recapp.host import engine
 from recapp.host.images import image_id
 from recapp.host.paths import sub
-
-Say = Callable[[str], None]
+from recapp.host.progress import Step
 
 # Runs in a throwaway container of the source package's suite: deb-src lines mirror the base image's
 # deb lines; apt checks the files against the signed Sources index. Arguments, not interpolation.
@@ -59,7 +57,7 @@ def cache_dir() -> Path:
     return sub("sources")
 
 
-def archives(components: list[SourceComponent], sources: str, say: Say | None = None) -> dict[str, bytes]:
+def archives(components: list[SourceComponent], sources: str, say: Step | None = None) -> dict[str, bytes]:
     """Each component's verified archive, file name → bytes. `sources`: debian, upstream or a directory."""
     out: dict[str, bytes] = {}
     for c in components:
@@ -68,7 +66,7 @@ def archives(components: list[SourceComponent], sources: str, say: Say | None = 
     return out
 
 
-def archive(c: SourceComponent, sources: str, say: Say | None = None) -> Path:
+def archive(c: SourceComponent, sources: str, say: Step | None = None) -> Path:
     say = say or (lambda _text: None)
     cached = cache_dir() / c.archive
     if cached.is_file() and sha256_of(cached) == c.sha256:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from recapp.builder import labels as L
 from recapp.errors import BuildError
 from recapp.host import engine
+from recapp.host import labels as L
 from recapp.host.runner import run
 
 

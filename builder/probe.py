@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 from recapp.builder.backends.base import BuildBackend
-from recapp.builder.labels import upstream_version
 from recapp.builder.recipe import Recipe
 from recapp.errors import BuildError, RecipeError
+from recapp.host.labels import upstream_version
 
 DPKG_QUERY = ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from recapp.conformance import security_manifests as sm
 from recapp.errors import ConformanceError, RecappError
 from recapp.host import engine, images
 from recapp.host.names import check_image_ref
+from recapp.host.progress import Step
 from recapp.host.runner import run
 from recapp.k8s import objects as o
 from recapp.k8s import pki, render
@@ -34,7 +34,6 @@ from recapp.node import install as node_install
 from recapp.node import protocol
 from recapp.reports.security import SecurityCheck, SecurityReport
 
-Step = Callable[[str], None]
 AGENT_PORT = protocol.AGENT_PORT
 SECRET_PATH = "/tmp/recapp-security-secret"
 TLS_PATH = "/tmp/recapp-security-tls"  # ca.crt, node.crt/.key, launcher.crt/.key, foreign/…

@@ -15,14 +15,12 @@ import yaml
 
 from recapp.errors import ConformanceError
 
+# The baseline's capabilities, host namespaces and pod templates: one source, in the cluster room.
+from recapp.k8s import validate
+from recapp.k8s.validate import BASELINE_CAPABILITIES, HOST_NAMESPACES
+
 Obj = Mapping[str, Any]
 
-# Pod Security Standards, baseline: the only capabilities a container may add.
-BASELINE_CAPABILITIES = frozenset(
-    {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-     "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
-)  # fmt: skip
-HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 # RBAC grants that reach beyond a launcher's needs.
 SENSITIVE_RESOURCES = frozenset({"secrets", "pods/exec", "pods/attach", "nodes", "*"})
 
@@ -57,15 +55,8 @@ def _name(obj: Obj) -> str:
 
 
 def pod_templates(objects: Sequence[Obj]) -> Iterator[PodTemplate]:
-    for obj in objects:
-        kind, spec = obj.get("kind"), obj.get("spec") or {}
-        if kind == "Pod":
-            yield PodTemplate(_name(obj), spec)
-        elif kind in ("StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"):
-            yield PodTemplate(_name(obj), (spec.get("template") or {}).get("spec") or {})
-        elif kind == "CronJob":
-            job = (spec.get("jobTemplate") or {}).get("spec") or {}
-            yield PodTemplate(_name(obj), (job.get("template") or {}).get("spec") or {})
+    for owner, template in validate.pod_templates(objects):
+        yield PodTemplate(owner, template.get("spec") or {})
 
 
 def _containers(pod: Obj) -> list[Obj]:

@@ -8,24 +8,22 @@ import dataclasses
 import re
 import secrets
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.builder.build import build_image
-from recapp.builder.labels import upstream_version
-from recapp.conformance.jobs import image_ref
+from recapp.builder.build import BuildRequest, build_image
 from recapp.conformance.matrix.levels import LEVELS, Level
 from recapp.conformance.matrix.runner import run_pair, summarise_pair
 from recapp.conformance.session import run_suite
 from recapp.errors import ConformanceError
 from recapp.host import engine
+from recapp.host.labels import upstream_version
+from recapp.host.progress import Step
 from recapp.host.runner import run
 from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.jobs import image_ref
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import ImageRef, MatrixRecord
-
-Sink = Callable[[str], None]
 
 # Built on the oldest suite (oldest glibc), linked to the stable sonames libmpi.so.40 / libpmix.so.2,
 # so the same binaries run in most Debian-family APPs.
@@ -106,7 +104,7 @@ def validate_app(
     levels: list[str],
     out_dir: Path,
     *,
-    step: Sink | None = None,
+    step: Step | None = None,
 ) -> tuple[int, MatrixRecord]:
     """(static checks' pytest status, the matrix rows of image against every REC)."""
     say = step or (lambda _t: None)
@@ -119,7 +117,7 @@ def validate_app(
     say("static APP checks")
     out_dir.mkdir(parents=True, exist_ok=True)
     static = run_suite("images", rec_image=None, app_image=image, junit=str(out_dir / "static-junit.xml"))
-    tools = build_image("app", TOOLS_SUITE, workload="mpi").tag
+    tools = build_image(BuildRequest("app", TOOLS_SUITE, workload="mpi")).tag
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     cells, pairs, rec_refs = [], [], []

@@ -4,13 +4,12 @@ same rendered objects."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+from recapp.host.progress import Step
 from recapp.k8s.spec import ClusterSpec
-
-Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,15 @@ class ClusterStatus:
 class JobProcess(Protocol):
     """What a started command looks like to the job runner: a Popen, or the Kubernetes exec adapter."""
 
-    stdout: IO[str] | None
-    stderr: IO[str] | None
-    returncode: int | None
+    # Read-only (properties), so an implementation may narrow them (e.g. a TextIOWrapper, never None).
+    @property
+    def stdout(self) -> IO[str] | None: ...
+
+    @property
+    def stderr(self) -> IO[str] | None: ...
+
+    @property
+    def returncode(self) -> int | None: ...
 
     def wait(self, timeout: float | None = None) -> int: ...
 

@@ -90,6 +90,7 @@ BASELINE_SYSCTLS = frozenset(
 BASELINE_SELINUX_TYPES = frozenset(
     {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 )
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -124,7 +125,7 @@ def _check_host_process(pod_spec: Mapping[str, Any]) -> Iterator[PssViolation]:
 
 
 def _check_host_namespaces(pod_spec: Mapping[str, Any]) -> Iterator[PssViolation]:
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
+    for key in HOST_NAMESPACES:
         if pod_spec.get(key):
             yield PssViolation("Host Namespaces", f"spec.{key}", "must not be true")
 
@@ -247,15 +248,19 @@ def pss_baseline_violations(
 
 
 def pod_templates(objects: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(`Kind/name`, pod template) for every object that makes pods."""
+    """(`Kind/name`, pod template: metadata + spec) for every object that makes pods.
+
+    Tolerant of missing parts (an empty template), so the security report can read hand-edited manifests.
+    """
     for obj in objects:
-        kind, name = obj.get("kind"), obj.get("metadata", {}).get("name")
+        kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name", "?")
+        spec = obj.get("spec") or {}
         if kind == "Pod":
             yield f"Pod/{name}", obj
         elif kind in ("StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"):
-            yield f"{kind}/{name}", obj["spec"]["template"]
+            yield f"{kind}/{name}", spec.get("template") or {}
         elif kind == "CronJob":
-            yield f"{kind}/{name}", obj["spec"]["jobTemplate"]["spec"]["template"]
+            yield f"{kind}/{name}", ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
 
 
 def check_objects(objects: list[Mapping[str, Any]], versions: Iterable[str] | None = None) -> None:

@@ -176,11 +176,11 @@ def tls_handshake(tls: ssl.SSLSocket, deadline: float) -> None:
 
 def peer_role(tls: ssl.SSLSocket) -> str | None:
     """The OU of the verified peer certificate's subject: ROLE_LAUNCHER or ROLE_NODE."""
-    cert = tls.getpeercert() or {}
+    cert: dict[str, Any] = dict(tls.getpeercert() or {})
     for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "organizationalUnitName":
-                return str(value)
+        for attribute in rdn:  # ((name, value), ...) per relative distinguished name
+            if attribute[0] == "organizationalUnitName":
+                return str(attribute[1])
     return None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -24,6 +26,40 @@ class RankReport(BaseModel):
     rank: int
     size: int
     host: str
+
+
+# The rank line is a RankReport's wire form: every MPI program of the workloads prints one per rank,
+# and both the job runner (placement) and the workloads' parsers read it.
+# Lines like `HELLO rank=0 size=4 host=n0 …`, `RANK rank=1 size=4 host=n1`, `PMIX_PROBE_SUMMARY rank=…`.
+RANK_LINE = re.compile(r"^(?:HELLO|RANK|PMIX_PROBE_SUMMARY)\s+(.*)$")
+
+
+def fields(text: str) -> dict[str, str]:
+    """`a=1 b="x y"` → {'a': '1', 'b': 'x y'}; tokens without '=' are ignored."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        tokens = text.split()
+    return dict(tok.split("=", 1) for tok in tokens if "=" in tok)
+
+
+def rank_reports(output: str) -> list[RankReport]:
+    reports: list[RankReport] = []
+    for line in output.splitlines():
+        match = RANK_LINE.match(line.strip())
+        if not match:
+            continue
+        f = fields(match.group(1))
+        try:
+            reports.append(RankReport(rank=int(f["rank"]), size=int(f["size"]), host=short_host(f["host"])))
+        except (KeyError, ValueError):
+            continue
+    return reports
+
+
+def short_host(host: str) -> str:
+    """`n0.svc.ns.svc.cluster.local` → `n0`: PRRTE and the pods agree on the short name."""
+    return host.split(".", 1)[0]
 
 
 class Figure(BaseModel):

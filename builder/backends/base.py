@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LineSink = Callable[[str], None]
+from recapp.host.progress import Step
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class BuildBackend(ABC):
         tag: str | None,
         labels: Mapping[str, str],
         log_path: Path,
-        on_line: LineSink | None = None,
+        on_line: Step | None = None,
     ) -> str:
         """Build context_dir/Containerfile; return the image id. Nothing is tagged on failure,
         and no build container is left behind."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
+from recapp.builder.backends.base import BuildBackend, ImageInfo
 from recapp.errors import BuildError
 from recapp.host import engine, images
+from recapp.host.progress import Step
 from recapp.host.runner import run, run_logged
 
 
@@ -53,7 +54,7 @@ class BuildahBackend(BuildBackend):
         tag: str | None,
         labels: Mapping[str, str],
         log_path: Path,
-        on_line: LineSink | None = None,
+        on_line: Step | None = None,
     ) -> str:
         settings = engine.settings()
         iidfile = context_dir.parent / f"{context_dir.name}.iid"

@@ -17,8 +17,9 @@ from typing import Any
 import docker
 import docker.errors
 
-from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
+from recapp.builder.backends.base import BuildBackend, ImageInfo
 from recapp.errors import BuildError
+from recapp.host.progress import Step
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -49,7 +50,7 @@ class DockerBackend(BuildBackend):
         tag: str | None,
         labels: Mapping[str, str],
         log_path: Path,
-        on_line: LineSink | None = None,
+        on_line: Step | None = None,
     ) -> str:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         image_id: str | None = None
@@ -126,7 +127,7 @@ class DockerBackend(BuildBackend):
                 raise BuildError(f"push {destination}: {line['error']}")
 
 
-def _handle_chunk(chunk: dict[str, Any], log: Any, tail: list[str], on_line: LineSink | None) -> str | None:
+def _handle_chunk(chunk: dict[str, Any], log: Any, tail: list[str], on_line: Step | None) -> str | None:
     if "error" in chunk:
         detail = str(chunk.get("error", "")).strip()
         log.write(detail + "\n")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from recapp.conformance.ranks import fields
-from recapp.reports.records import JobRecord
+from recapp.reports.records import JobRecord, fields
 
 # A PMIx client turned away at connection time, by version or protocol.
 REFUSED_PATTERNS = re.compile(

@@ -6,21 +6,19 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.conformance.jobs import JobRequest, image_ref, run_job
 from recapp.conformance.matrix import expectations, workarounds
 from recapp.conformance.matrix.classify import Verdict, classify
 from recapp.conformance.matrix.levels import LEVELS, Level
 from recapp.errors import ConformanceError
+from recapp.host.progress import Step
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.jobs import JobRequest, image_ref, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import ImageRef, MatrixCell, MatrixPair, MatrixRecord
-
-Sink = Callable[[str], None]
 
 # What a hung job may leave on a node, and how to find it (as the REC user).
 # `[p]odman` so that the pattern does not match the shell running it.
@@ -47,7 +45,7 @@ def reap_strays(backend: ClusterBackend, cluster: str) -> list[str]:
 
 
 def run_level(
-    backend: ClusterBackend, cluster: str, rec: str, app: str, level: Level, out_dir: Path, say: Sink
+    backend: ClusterBackend, cluster: str, rec: str, app: str, level: Level, out_dir: Path, say: Step
 ) -> MatrixCell:
     started = time.monotonic()
     verdict = Verdict("PASS")
@@ -103,7 +101,7 @@ def run_pair(
     app: str,
     levels: list[Level],
     out_dir: Path,
-    say: Sink,
+    say: Step,
     app_versions: dict[str, str] | None = None,
 ) -> list[MatrixCell]:
     cells: list[MatrixCell] = []
@@ -127,7 +125,7 @@ def _try_workarounds(
     level: Level,
     cell: MatrixCell,
     out_dir: Path,
-    say: Sink,
+    say: Step,
     app_versions: dict[str, str],
 ) -> MatrixCell:
     """A documented setting replaces the cell; an undocumented one only explains it."""
@@ -160,8 +158,8 @@ def summarise_pair(rec: ImageRef, app: ImageRef, cells: list[MatrixCell]) -> Mat
     return MatrixPair(
         rec=rec.ref,
         app=app.ref,
-        expected=exp.verdict,
-        expected_source=exp.source,  # type: ignore[arg-type]
+        expected=exp.verdict,  # type: ignore[arg-type]
+        expected_source=exp.source,
         highest_level=passed[-1].level if passed else None,
         status=first_bad.status if first_bad else "PASS",
         reason=first_bad.reason if first_bad else None,
@@ -176,7 +174,7 @@ def run_matrix(
     level_names: list[str],
     out_dir: Path,
     *,
-    step: Sink | None = None,
+    step: Step | None = None,
     levels: dict[str, Level] | None = None,
 ) -> MatrixRecord:
     say = step or (lambda _t: None)

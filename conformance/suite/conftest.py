@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from recapp.conformance import references
+from recapp.bench import references
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.suite.results import SessionResults
 from recapp.conformance.workloads.catalog import Workload, select
 from recapp.k8s.backend import ClusterBackend
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.backends import cluster_backend
 from recapp.k8s.spec import load_spec
 
 
@@ -56,7 +56,7 @@ def refs(pytestconfig: pytest.Config) -> references.References:
 
 @pytest.fixture(scope="session")
 def backend() -> ClusterBackend:
-    return LocalBackend()
+    return cluster_backend("local")
 
 
 @pytest.fixture(scope="session")

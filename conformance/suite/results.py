@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.conformance.bench import cores, cpu_model
-from recapp.conformance.jobs import image_ref
+from recapp.bench.cluster import cores, cpu_model
 from recapp.conformance.matrix.runner import summarise_pair
+from recapp.k8s.jobs import image_ref
 from recapp.reports import records
 from recapp.reports.records import BenchRecord, Comparison, ImageRef, MatrixCell, MatrixRecord, ReferenceCheck
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
+from recapp.k8s.jobs import JobRequest, run_job
 
 pytestmark = pytest.mark.rec
 HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.jobs import image_ref
 from recapp.conformance.matrix.levels import LEVELS
 from recapp.conformance.matrix.runner import run_pair
+from recapp.k8s.jobs import image_ref
 from recapp.reports.records import ImageRef
 
 pytestmark = [pytest.mark.rec, pytest.mark.app]

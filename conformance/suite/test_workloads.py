@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.side_by_side import compare, measure, plan, reference_checks
+from recapp.bench.side_by_side import compare, measure, plan, reference_checks
 
 pytestmark = [pytest.mark.rec, pytest.mark.app]
 MODELS = ("nested", "native")

@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from recapp.conformance.ranks import fields, rank_reports
-from recapp.reports.records import Figure
+from recapp.reports.records import Figure, fields, rank_reports
 
 TAG = "GROMACS_RESULT"
 KEYS = (

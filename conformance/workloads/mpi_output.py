@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from recapp.conformance.ranks import fields
-from recapp.reports.records import Figure
+from recapp.reports.records import Figure, fields
 
 INIT_FINALIZE_KEYS = ("init_s", "barrier_s", "finalize_s", "init_finalize_s", "total_s")
 

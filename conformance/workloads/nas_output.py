@@ -21,8 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from recapp.conformance.ranks import fields
-from recapp.reports.records import Figure
+from recapp.reports.records import Figure, fields
 
 RECORD_TAG = "NPB_RESULT"
 RECORD_KEYS = ("kernel", "class", "np", "time_s", "mops", "verification")

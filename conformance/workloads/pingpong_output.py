@@ -18,8 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from recapp.conformance.ranks import fields
-from recapp.reports.records import Figure
+from recapp.reports.records import Figure, fields
 
 TAGS = ("PINGPONG_ENV", "PINGPONG", "PINGPONG_FAIL", "PINGPONG_SUMMARY")
 

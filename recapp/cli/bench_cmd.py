@@ -13,15 +13,15 @@ from typing import Annotated
 
 import typer
 
-from recapp.builder.build import build_image
+from recapp.bench import references
+from recapp.bench.cluster import run_cluster_bench
+from recapp.bench.side_by_side import MODELS, run_side_by_side
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, out, progress
-from recapp.conformance import references
-from recapp.conformance.bench import run_cluster_bench
-from recapp.conformance.side_by_side import MODELS, run_side_by_side
 from recapp.conformance.workloads.catalog import select
 from recapp.errors import RecappError
+from recapp.k8s.backends import cluster_backend
 from recapp.reports import bench_table, records
 from recapp.reports import side_by_side as sbs
 from recapp.reports.render import render_dir
@@ -37,12 +37,12 @@ def build_needed(suite: str, app_workloads: set[str], prog) -> None:
     """Build (cached) the REC and the APPs whose recipe exists; a workload without a recipe is left to
     the bench, which skips it saying the image is not built."""
     recipes = set(available())
-    build_image("rec", suite, step=prog.step, on_line=prog.line)
+    build_image(BuildRequest("rec", suite), step=prog.step, on_line=prog.line)
     if "aio" in recipes:  # the traditional model's all-in-one image
-        build_image("aio", suite, step=prog.step, on_line=prog.line)
+        build_image(BuildRequest("aio", suite), step=prog.step, on_line=prog.line)
     for workload in sorted(app_workloads):
         if f"app-{workload}" in recipes:
-            build_image("app", suite, workload=workload, step=prog.step, on_line=prog.line)
+            build_image(BuildRequest("app", suite, workload=workload), step=prog.step, on_line=prog.line)
         else:
             prog.step(f"no recipe app-{workload}: its workloads will be skipped")
 
@@ -84,7 +84,7 @@ def bench(
         build_needed(suite, {w.app for w in workloads} | {"mpi"}, prog)
     folder = out_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{'-'.join(names)}"
     folder.mkdir(parents=True, exist_ok=False)
-    backend = get_backend("local")
+    backend = cluster_backend("local")
     rec = f"localhost/recapp/rec:{suite}"
     with progress("workloads side by side") as prog:
         side = run_side_by_side(

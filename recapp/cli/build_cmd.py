@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from recapp.builder.backends import BACKENDS
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import IMAGE_KINDS
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import RecappError
@@ -59,7 +59,7 @@ def build(
             raise RecappError(f"--configure {item!r}: give COMPONENT:OPTION, e.g. ompi:--enable-debug")
         extra.setdefault(name, []).append(option)
     with progress(f"build {kind} {suite}") as prog:
-        record = build_image(
+        req = BuildRequest(
             kind,
             suite,
             workload=workload,
@@ -71,9 +71,8 @@ def build(
             tag=tag,
             base_image=base_image,
             force=force,
-            step=prog.step,
-            on_line=prog.line,
         )
+        record = build_image(req, step=prog.step, on_line=prog.line)
     if json_out:
         print_json(record.model_dump())
         return

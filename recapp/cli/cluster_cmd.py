@@ -10,7 +10,7 @@ import typer
 from recapp.cli import cluster_render_cmd
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import ClusterError
-from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.backends import cluster_backend
 from recapp.k8s.spec import load_spec
 
 cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_args_is_help=True)
@@ -18,22 +18,6 @@ cluster.command("render")(cluster_render_cmd.render)
 
 NameOpt = Annotated[str, typer.Option("--name", help="cluster name (DNS label)")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="local (podman on this machine) or kubernetes")]
-
-
-def get_backend(
-    name: str, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None
-) -> ClusterBackend:
-    if name == "local":
-        from recapp.k8s.local import LocalBackend
-
-        return LocalBackend()
-    if name == "kubernetes":
-        try:
-            from recapp.k8s.kube import KubernetesBackend
-        except ImportError as exc:
-            raise ClusterError(f"kubernetes backend unavailable: {exc}") from exc
-        return KubernetesBackend.from_kubeconfig(kubeconfig, context, namespace=namespace)
-    raise ClusterError(f"unknown backend {name!r}: choose local or kubernetes")
 
 
 @cluster.command("up")
@@ -63,7 +47,7 @@ def up(
     if namespace:
         data["namespace"] = namespace
     spec = load_spec(data)
-    impl = get_backend(backend, kubeconfig, context, namespace)
+    impl = cluster_backend(backend, kubeconfig, context, namespace)
     with progress(f"cluster {name} up ({backend})") as prog:
         status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
     _show(status, json_out)
@@ -74,7 +58,7 @@ def status(
     name: NameOpt, backend: BackendOpt = "local", json_out: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """Pods, readiness, network and volumes of a cluster."""
-    st = get_backend(backend).status(name)
+    st = cluster_backend(backend).status(name)
     if not st.exists:
         raise ClusterError(f"no cluster named {name!r} on the {backend} backend")
     _show(st, json_out)
@@ -83,9 +67,9 @@ def status(
 @cluster.command("login")
 def login(name: NameOpt) -> None:
     """A shell in the login pod as the unprivileged user (local backend)."""
-    from recapp.k8s.local import LocalBackend, login_pod_name
+    from recapp.k8s.local.backend import login_pod_name
 
-    spec = LocalBackend().spec(name)
+    spec = cluster_backend("local").spec(name)
     os.execvp(
         "podman", ["podman", "exec", "-it", "--user", f"{spec.uid}:{spec.gid}", login_pod_name(name), "bash"]
     )
@@ -94,7 +78,7 @@ def login(name: NameOpt) -> None:
 @cluster.command("down")
 def down(name: NameOpt, backend: BackendOpt = "local") -> None:
     """Remove everything of the cluster. Idempotent: a missing cluster is not an error."""
-    removed = get_backend(backend).down(name)
+    removed = cluster_backend(backend).down(name)
     console.print(
         f"cluster {name}: removed {len(removed)} object(s)"
         if removed

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from recapp.bench import references
 from recapp.cli.ui import console, print_json, print_table, progress
-from recapp.conformance import references
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.session import FullRun, run_full_suite, run_suite
 from recapp.conformance.workloads.catalog import select

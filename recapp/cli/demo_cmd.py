@@ -10,15 +10,15 @@ from typing import Annotated
 
 import typer
 
-from recapp.builder.build import build_image
+from recapp.bench.side_by_side import has_program
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_table, progress
-from recapp.conformance.jobs import JobRequest, run_job
-from recapp.conformance.side_by_side import has_program
 from recapp.conformance.workloads.catalog import select
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
+from recapp.k8s.backends import cluster_backend
+from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import JobRecord
 from recapp.reports.render import render_dir
@@ -44,11 +44,15 @@ def demo(
     workloads = [] if mpi_only else select([DEMO_SET])
     recipes = set(available())
     with progress("images") as prog:
-        rec = build_image("rec", suite, step=prog.step, on_line=prog.line)
-        apps = {"mpi": build_image("app", suite, workload="mpi", step=prog.step, on_line=prog.line)}
+        rec = build_image(BuildRequest("rec", suite), step=prog.step, on_line=prog.line)
+        apps = {
+            "mpi": build_image(BuildRequest("app", suite, workload="mpi"), step=prog.step, on_line=prog.line)
+        }
         for w in workloads:
             if w.app not in apps and f"app-{w.app}" in recipes:
-                apps[w.app] = build_image("app", suite, workload=w.app, step=prog.step, on_line=prog.line)
+                apps[w.app] = build_image(
+                    BuildRequest("app", suite, workload=w.app), step=prog.step, on_line=prog.line
+                )
     for built in (rec, *apps.values()):
         state = "cached" if built.cached else f"built in {built.seconds:.0f} s"
         console.print(f"{built.tag}: {state}", markup=False)
@@ -62,7 +66,7 @@ def demo(
         else:
             runnable.append(w)
     folder = out_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-demo"
-    backend = get_backend("local")
+    backend = cluster_backend("local")
     backend.down(name)  # a leftover from an interrupted demo
     per_node = max(1, np // nodes)
     slots = max([per_node, *(w.per_node(w.np[0], nodes) for w in runnable)])

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from recapp.builder.images import source_flavor_tags
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.matrix.runner import run_matrix, short_ref
 from recapp.errors import ConformanceError
 from recapp.host.names import check_image_ref
+from recapp.k8s.backends import cluster_backend
 from recapp.reports import records
 
 
@@ -44,12 +44,13 @@ def matrix(
             check_image_ref(ref, error=ConformanceError, what=option)
     chosen = parse_levels(levels)
     with progress("matrix") as prog:
-        record = run_matrix(get_backend("local"), rec, app, chosen, out, step=prog.step)
+        record = run_matrix(cluster_backend("local"), rec, app, chosen, out, step=prog.step)
     path = records.write(record, out / "matrix.json")
     if json_out:
         print_json(record.model_dump(mode="json"))
         return
-    rows, notes = [], []
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for pair in record.pairs:
         level = pair.highest_level or "-"
         cell = f"{level} PASS" if pair.status == "PASS" else f"{level} → {pair.status}"

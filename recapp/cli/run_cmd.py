@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, out, print_json, print_table, progress
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.errors import RecappError
+from recapp.k8s.backends import cluster_backend
+from recapp.k8s.jobs import JobRequest, run_job
 
 
 def run(
@@ -54,7 +54,7 @@ def run(
         raise RecappError("--fresh-containers applies to nested jobs only, not with --native")
     echo = None if json_out else (lambda line: out.print(line, markup=False, highlight=False))
     with progress(f"job on {cluster}") as prog:
-        result = run_job(get_backend(backend), req, step=prog.step, on_output=echo)
+        result = run_job(cluster_backend(backend), req, step=prog.step, on_output=echo)
     if json_out:
         print_json(result.model_dump(mode="json") | {"passed": result.passed})
     else:

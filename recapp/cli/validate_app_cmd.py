@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from recapp.cli.cluster_cmd import get_backend
 from recapp.cli.ui import console, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.validate_app import validate_app as run_validation
 from recapp.errors import ConformanceError
 from recapp.host.names import check_image_ref
+from recapp.k8s.backends import cluster_backend
 from recapp.reports import records
 
 
@@ -33,7 +33,7 @@ def validate_app(
         check_image_ref(ref, error=ConformanceError, what="--rec")
     with progress(f"validate {image}") as prog:
         static, record = run_validation(
-            get_backend("local"), image, recs, parse_levels(levels), out, step=prog.step
+            cluster_backend("local"), image, recs, parse_levels(levels), out, step=prog.step
         )
     path = records.write(record, out / "matrix.json")
     app = record.apps[0]

@@ -427,7 +427,7 @@ def gather_subids(etc: Path = Path("/etc")) -> SubidFacts:
     names = ["root", pwd.getpwuid(os.getuid()).pw_name]
     if os.environ.get("SUDO_USER"):
         names.append(os.environ["SUDO_USER"])
-    users = []
+    users: list[tuple[str, int | None]] = []
     for name in dict.fromkeys(names):  # de-duplicated, in order
         try:
             users.append((name, pwd.getpwnam(name).pw_uid))

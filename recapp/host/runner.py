@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recapp.errors import RecappError
+from recapp.host.progress import Step
 
 
 def run(
@@ -63,7 +64,7 @@ def run_logged(
     error: type[RecappError] = RecappError,
     what: str,
     env: Mapping[str, str] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_line: Step | None = None,
     cwd: str | Path | None = None,
 ) -> None:
     """Run argv with stdout+stderr appended to log_path; call on_line for each line (progress).

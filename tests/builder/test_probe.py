@@ -12,10 +12,11 @@ import pytest
 
 from recapp.builder import build as build_module
 from recapp.builder import probe
-from recapp.builder.backends.base import BuildBackend, ImageInfo, LineSink
-from recapp.builder.build import build_image
+from recapp.builder.backends.base import BuildBackend, ImageInfo
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import load
 from recapp.errors import BuildError, RecappError, RecipeError
+from recapp.host.progress import Step
 
 # Captured from localhost/recapp/rec:trixie (dpkg-query with probe.DPKG_QUERY's format), trimmed.
 DPKG_REC_TRIXIE = (
@@ -47,7 +48,7 @@ class ScriptedBackend(BuildBackend):
         tag: str | None,
         labels: Mapping[str, str],
         log_path: Path,
-        on_line: LineSink | None = None,
+        on_line: Step | None = None,
     ) -> str:
         raise AssertionError("build must not be reached")
 
@@ -220,7 +221,7 @@ def test_build_image_refuses_before_any_work(
     message: str,
 ) -> None:
     with pytest.raises(error) as info:
-        build_image(kind, suite, **kwargs)  # type: ignore[arg-type]
+        build_image(BuildRequest(kind, suite, **kwargs))  # type: ignore[arg-type]
     assert str(info.value).startswith(message)
     assert no_work() == []
 
@@ -229,4 +230,53 @@ def test_build_image_unknown_backend_before_any_image_work(monkeypatch: pytest.M
     monkeypatch.setattr(build_module, "build_base", lambda *a, **k: pytest.fail("build_base reached"))
     monkeypatch.setattr(build_module, "sub", lambda *a: pytest.fail("state dir reached"))
     with pytest.raises(BuildError, match=r"^unknown backend 'kaniko': choose one of buildah, docker$"):
-        build_image("rec", "trixie", backend_name="kaniko")
+        build_image(BuildRequest("rec", "trixie", backend_name="kaniko"))
+
+
+class InspectOnlyBackend(ScriptedBackend):
+    """Knows one image's size; everything else is forbidden."""
+
+    def __init__(self, image_id: str, size: int) -> None:
+        super().__init__({})
+        self.image_id, self.size = image_id, size
+
+    def inspect(self, ref: str) -> ImageInfo | None:
+        return ImageInfo(id=ref, tags=[], size=self.size) if ref == self.image_id else None
+
+
+def test_record_comes_from_the_request_the_recipe_and_the_result() -> None:
+    req = build_module.BuildRequest("aio", "trixie", backend_name="buildah")
+    recipe = build_module.load("aio")
+    built = build_module.Built(
+        "localhost/recapp/aio:trixie",
+        "sha256:abc",
+        "d1g35t",
+        "localhost/recapp/base:trixie",
+        {"pmix": "5.0.7"},
+        {"podman": "5.4.2"},
+        "/logs/build.log",
+        "/ctx",
+        steps={"ompi make": 12.0},
+    )
+    record = build_module._record(InspectOnlyBackend("sha256:abc", 1234), req, recipe, built, 3.14159, {})
+    assert (record.tag, record.id, record.recipe, record.recipe_hash) == (
+        "localhost/recapp/aio:trixie",
+        "sha256:abc",
+        "aio",
+        "d1g35t",
+    )
+    # The all-in-one image is recorded as a REC (the recipe's kind), not as the requested "aio".
+    assert (record.kind, record.suite, record.workload, record.backend) == ("rec", "trixie", None, "scripted")
+    assert (record.size_bytes, record.seconds, record.cached) == (1234, 3.14, False)
+    assert record.versions == {"pmix": "5.0.7"} and record.packages == {"podman": "5.4.2"}
+    assert (record.log_path, record.context_dir, record.steps) == (
+        "/logs/build.log",
+        "/ctx",
+        {"ompi make": 12.0},
+    )
+
+
+def test_build_request_is_frozen() -> None:
+    req = build_module.BuildRequest("rec", "trixie")
+    with pytest.raises(AttributeError):
+        req.suite = "sid"  # type: ignore[misc]

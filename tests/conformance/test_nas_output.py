@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from recapp.conformance.ranks import rank_reports
 from recapp.conformance.workloads import nas_output
 from recapp.conformance.workloads.nas_output import NasOutputError, parse
+from recapp.reports.records import rank_reports
 
 # ---- captured output ------------------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.records import BuildRecord
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.local.backend import LocalBackend
 from recapp.k8s.spec import ClusterSpec, load_spec
 
 REC_SUITES = ("trixie", "sid")
@@ -22,9 +22,9 @@ def default_images(engine) -> dict[str, BuildRecord]:
     """Every default image, keyed `rec:SUITE` / `app:SUITE`. A cold machine builds them here."""
     built: dict[str, BuildRecord] = {}
     for suite in REC_SUITES:
-        built[f"rec:{suite}"] = build_image("rec", suite)
+        built[f"rec:{suite}"] = build_image(BuildRequest("rec", suite))
     for suite in APP_SUITES:
-        built[f"app:{suite}"] = build_image("app", suite, workload="mpi")
+        built[f"app:{suite}"] = build_image(BuildRequest("app", suite, workload="mpi"))
     return built
 
 

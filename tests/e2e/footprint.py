@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.local import cluster_dir, login_pod_name
+from recapp.k8s.local.backend import cluster_dir, login_pod_name
 from recapp.k8s.spec import ClusterSpec
 
 # Five counts, one a line, then every path under /tmp. The login pod runs the REC image too (podman

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from recapp.conformance.jobs import JobRequest, run_job
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.jobs import JobRequest, run_job
+from recapp.k8s.local.backend import LocalBackend
 from recapp.reports.records import JobRecord
 
 

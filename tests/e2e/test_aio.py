@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from recapp.builder.build import build_image
-from recapp.builder.labels import KIND, RECIPE
-from recapp.conformance.jobs import JobRequest, run_job
+from recapp.builder.build import BuildRequest, build_image
+from recapp.host.labels import KIND, RECIPE
 from recapp.k8s import objects as o
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.jobs import JobRequest, run_job
+from recapp.k8s.local.backend import LocalBackend
 from recapp.k8s.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ AIO = "localhost/recapp/aio:trixie"
 
 @pytest.fixture(scope="module")
 def aio_cluster(engine, cluster_of) -> Iterator[ClusterSpec]:
-    record = build_image("aio", "trixie")
+    record = build_image(BuildRequest("aio", "trixie"))
     assert record.tag == AIO
     with cluster_of(AIO) as spec:
         yield spec
@@ -33,7 +33,7 @@ def _native(spec: ClusterSpec, np: int, command: list[str], map_by: str):
 
 
 def test_image_is_labelled_a_rec_and_holds_launcher_and_applications(engine):
-    build_image("aio", "trixie")
+    build_image(BuildRequest("aio", "trixie"))
     labels = engine.image_labels(AIO)
     assert (labels[KIND], labels[RECIPE]) == ("rec", "aio")
     found = engine.podman(

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from recapp.builder.build import build_image
+from recapp.builder.build import BuildRequest, build_image
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ APP = "localhost/recapp/app-mpi:trixie"
 
 @pytest.fixture(scope="module")
 def nas_image(engine) -> str:
-    return build_image("app", "trixie", workload="nas").tag
+    return build_image(BuildRequest("app", "trixie", workload="nas")).tag
 
 
 def test_bench_one_workload_side_by_side(default_images, run_recapp, tmp_path):

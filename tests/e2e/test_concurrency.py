@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import objects as o
-from recapp.k8s.local import cluster_dir, login_pod_name, network_name
+from recapp.k8s.jobs import JobRequest, run_job
+from recapp.k8s.local.backend import cluster_dir, login_pod_name, network_name
 from recapp.node import protocol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.errors import JobError
 from recapp.k8s import objects as o
-from recapp.k8s.local import LocalBackend, login_pod_name
+from recapp.k8s.jobs import JobRequest, run_job
+from recapp.k8s.local.backend import LocalBackend, login_pod_name
 
 from .footprint import measure
 from .midjob import sleeping_job

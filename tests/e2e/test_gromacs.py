@@ -7,10 +7,10 @@ import secrets
 
 import pytest
 
-from recapp.builder.build import build_image
-from recapp.conformance.jobs import JobRequest, run_job
+from recapp.builder.build import BuildRequest, build_image
 from recapp.conformance.workloads import gromacs_output
 from recapp.k8s import objects as o
+from recapp.k8s.jobs import JobRequest, run_job
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ CI_TPR = "/usr/local/share/recapp/gromacs/water-ci.tpr"
 @pytest.fixture(scope="module")
 def gromacs_app(engine) -> str:
     """The GROMACS APP (built once, cached by recipe hash like the default images)."""
-    return build_image("app", "trixie", workload="gromacs").tag
+    return build_image(BuildRequest("app", "trixie", workload="gromacs")).tag
 
 
 def test_ci_water_box_across_two_nodes_passes_its_sanity_checks(shared_cluster, local_backend, gromacs_app):

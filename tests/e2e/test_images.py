@@ -24,7 +24,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from recapp.builder import labels as L
+from recapp.host import labels as L
 
 pytestmark = pytest.mark.e2e
 

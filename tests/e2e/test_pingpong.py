@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import objects as o
+from recapp.k8s.jobs import JobRequest, run_job
 
 pytestmark = pytest.mark.e2e
 

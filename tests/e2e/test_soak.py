@@ -13,8 +13,8 @@ import secrets
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job, stop_dvm
 from recapp.host.paths import sub
+from recapp.k8s.jobs import JobRequest, run_job, stop_dvm
 
 from .footprint import Footprint, measure
 

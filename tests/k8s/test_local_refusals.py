@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recapp.errors import ClusterError
-from recapp.k8s.local import LocalBackend
+from recapp.k8s.local.backend import LocalBackend
 from recapp.k8s.spec import load_spec
 
 

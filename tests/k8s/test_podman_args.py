@@ -10,7 +10,7 @@ import pytest
 from recapp.errors import ClusterError
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.podman_args import Placement, probe_command, run_argv
+from recapp.k8s.local.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import load_spec
 
 SPEC = load_spec({"name": "demo", "nodes": 2, "rec_image": "localhost/recapp/rec:trixie"})

@@ -15,8 +15,8 @@ from kubernetes import client
 
 from recapp.errors import ClusterError
 from recapp.k8s import constants as c
-from recapp.k8s.kube import load_api_client
-from recapp.k8s.kube_errors import is_unreachable, unreachable_error
+from recapp.k8s.kubernetes.backend import load_api_client
+from recapp.k8s.kubernetes.errors import is_unreachable, unreachable_error
 from recapp.k8s.spec import ClusterSpec, load_spec
 
 Obj = dict[str, Any]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from recapp.builder.build import build_image
-from recapp.k8s.kube import EXTRACT_BIN_SCRIPT
+from recapp.builder.build import BuildRequest, build_image
+from recapp.k8s.kubernetes.backend import EXTRACT_BIN_SCRIPT
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def extract(engine: Any, target: Path, image: str) -> subprocess.CompletedProces
 
 
 def test_copies_usr_local_bin_once_and_leaves_no_container(engine: Any, tmp_path: Path) -> None:
-    image = build_image("app", "trixie", workload="mpi").tag  # cached by recipe hash
+    image = build_image(BuildRequest("app", "trixie", workload="mpi")).tag  # cached by recipe hash
     expected = sorted(engine.podman("run", "--rm", image, "ls", "/usr/local/bin").stdout.split())
     containers_before = engine.podman("ps", "-aq").stdout.split()
     target = tmp_path / "native" / "0123456789ab"

@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from recapp.errors import ClusterError
-from recapp.k8s import kube_errors as ke
+from recapp.k8s.kubernetes import errors as ke
 
 CREATE_STS = ke.Action("create", "statefulsets", "recapp-demo", "demo-node")
 

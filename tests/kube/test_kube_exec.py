@@ -30,8 +30,8 @@ import pytest
 from kubernetes import client
 
 from recapp.errors import ClusterError
-from recapp.k8s import kube_exec as kx
-from recapp.k8s.kube import KubernetesBackend
+from recapp.k8s.kubernetes import remote_exec as kx
+from recapp.k8s.kubernetes.backend import KubernetesBackend
 from recapp.k8s.spec import load_spec
 
 # --- the wrapper, the marker, the statuses --------------------------------------------------------

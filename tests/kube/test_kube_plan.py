@@ -12,7 +12,7 @@ from kubernetes import client
 
 from recapp.errors import ClusterError
 from recapp.k8s import constants as c
-from recapp.k8s import kube_plan as kp
+from recapp.k8s.kubernetes import plan as kp
 from recapp.k8s.spec import ClusterSpec
 
 SECRET = "0123456789abcdef" * 4

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from recapp.errors import ClusterError
-from recapp.k8s.kube import KubernetesBackend, load_api_client
+from recapp.k8s.kubernetes.backend import KubernetesBackend, load_api_client
 from recapp.k8s.spec import ClusterSpec
 
 

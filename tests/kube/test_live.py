@@ -18,7 +18,7 @@ import pytest
 
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.kube import KubernetesBackend
+from recapp.k8s.kubernetes.backend import KubernetesBackend
 from recapp.k8s.spec import load_spec
 
 pytestmark = pytest.mark.k8s

@@ -1,4 +1,4 @@
-"""Rank reports from job output and the placement verification every run must pass.
+"""The placement verification every run must pass (the rank reports come from the job's output).
 
 mpi-operator #842: Open MPI 5 jobs silently ran on one node and reported success. Here a run passes
 only when every expected rank reported once, each saw the expected world size, and each sits on
@@ -8,41 +8,9 @@ the host the mapping puts it on.
 from __future__ import annotations
 
 import re
-import shlex
 from collections import Counter
 
 from recapp.reports.records import RankReport, Verification
-
-# Lines like `HELLO rank=0 size=4 host=n0 …`, `RANK rank=1 size=4 host=n1`, `PMIX_PROBE_SUMMARY rank=…`.
-RANK_LINE = re.compile(r"^(?:HELLO|RANK|PMIX_PROBE_SUMMARY)\s+(.*)$")
-
-
-def fields(text: str) -> dict[str, str]:
-    """`a=1 b="x y"` → {'a': '1', 'b': 'x y'}; tokens without '=' are ignored."""
-    try:
-        tokens = shlex.split(text)
-    except ValueError:
-        tokens = text.split()
-    return dict(tok.split("=", 1) for tok in tokens if "=" in tok)
-
-
-def rank_reports(output: str) -> list[RankReport]:
-    reports: list[RankReport] = []
-    for line in output.splitlines():
-        match = RANK_LINE.match(line.strip())
-        if not match:
-            continue
-        f = fields(match.group(1))
-        try:
-            reports.append(RankReport(rank=int(f["rank"]), size=int(f["size"]), host=short_host(f["host"])))
-        except (KeyError, ValueError):
-            continue
-    return reports
-
-
-def short_host(host: str) -> str:
-    """`n0.svc.ns.svc.cluster.local` → `n0`: PRRTE and the pods agree on the short name."""
-    return host.split(".", 1)[0]
 
 
 def ppr_per_node(map_by: str | None) -> int | None:

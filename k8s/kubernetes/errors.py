@@ -66,12 +66,12 @@ class Action:
 
 def is_conflict(exc: ApiException) -> bool:
     """409 on create: an object of that name already exists."""
-    return exc.status == 409
+    return bool(exc.status == 409)
 
 
 def is_not_found(exc: ApiException) -> bool:
     """404: on delete, already gone; on get, not there."""
-    return exc.status == 404
+    return bool(exc.status == 404)
 
 
 def is_retryable(exc: ApiException) -> bool:
@@ -112,8 +112,8 @@ def retry_delay(exc: ApiException, attempt: int) -> float:
     """Seconds to wait before retry `attempt` (0-based): Retry-After if sent, else 0.5 s doubling to 10 s."""
     after = _retry_after_s(exc)
     if after is not None:
-        return min(after, BACKOFF_CAP_S * 3)
-    return min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S)
+        return float(min(after, BACKOFF_CAP_S * 3))
+    return float(min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S))
 
 
 def api_error(exc: ApiException, action: Action) -> ClusterError:
@@ -306,7 +306,7 @@ _PULL_WAITING = frozenset({"ImagePullBackOff", "ErrImagePull", "ErrImageNeverPul
 
 def pod_role(pod: Obj) -> str:
     """`node pod`, `login pod` or `pod`, from the component label."""
-    component = ((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT)
+    component = str(((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT))
     return {c.COMPONENT_NODE: "node pod", c.COMPONENT_LOGIN: "login pod"}.get(component, "pod")
 
 

@@ -20,6 +20,7 @@ not checked (a missing reference is not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -28,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from recapp.errors import ConformanceError
 from recapp.reports.records import ReferenceCheck
 
-REFERENCES_DIR = Path(__file__).with_name("references")
+# The reference data stays beside the workloads it describes (conformance/references/ until the
+# workloads room owns it); only the logic lives here. Found through the package, not a source path.
+REFERENCES_DIR = Path(str(resources.files("recapp.conformance") / "references"))
 DEFAULT_SYSTEM = "local"
 RATIO_PREFIX = "ratio:"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recapp.errors import ClusterError
+from recapp.k8s.validate import HOST_NAMESPACES
 
 Obj = Mapping[str, Any]
 
@@ -34,12 +35,13 @@ class Placement:
 def _container(template: Obj, name: str) -> Obj:
     for container in template["spec"].get("containers", []):
         if container["name"] == name:
-            return container
+            found: Obj = container
+            return found
     raise ClusterError(f"pod template has no container {name!r}")
 
 
 def _refuse_host_access(pod_spec: Obj) -> None:
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
+    for key in HOST_NAMESPACES:
         if pod_spec.get(key):
             raise ClusterError(f"pod template sets {key}: the local backend refuses host namespaces")
     for vol in pod_spec.get("volumes", []) or []:

@@ -21,7 +21,7 @@ from recapp.errors import ClusterError
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import PodStatus
-from recapp.k8s.kube_errors import PodProblem, as_dict, pod_problem
+from recapp.k8s.kubernetes.errors import PodProblem, as_dict, pod_problem
 from recapp.k8s.spec import ClusterSpec, spec_error
 from recapp.node import pods as node_pods
 
@@ -202,7 +202,7 @@ def is_pod_ready(pod: Mapping[str, Any]) -> bool:
 
 
 def component_of(pod: Mapping[str, Any]) -> str:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT, "?")
+    return str(((pod.get("metadata") or {}).get("labels") or {}).get(c.LABEL_COMPONENT, "?"))
 
 
 def is_login_running(pod: Mapping[str, Any]) -> bool:

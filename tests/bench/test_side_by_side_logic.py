@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recapp.conformance import references, side_by_side
+from recapp.bench import references, side_by_side
 from recapp.conformance.workloads.catalog import catalog
 
 
@@ -74,8 +74,8 @@ def test_reference_checks_use_the_nested_median_and_the_ratio(tmp_path):
 
 def test_a_node_that_missed_its_probe_is_waited_for_then_reported(monkeypatch):
     """A readiness probe missed on a busy host is retried; anything else is the run's reason at once."""
-    from recapp.conformance.jobs import JobRequest
     from recapp.errors import JobError
+    from recapp.k8s.jobs import JobRequest
 
     calls: list[int] = []
 

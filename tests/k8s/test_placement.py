@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from recapp.conformance.ranks import expected_placement, fields, rank_reports, verify
-from recapp.reports.records import RankReport
+from recapp.k8s.placement import expected_placement, verify
+from recapp.reports.records import RankReport, fields, rank_reports
 
 NODES = ["c-node-0", "c-node-1"]
 

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.conformance import references as refs_mod
-from recapp.conformance.bench import cores, cpu_model, series
-from recapp.conformance.jobs import JobRequest, image_ref, run_job
+from recapp.bench import references as refs_mod
+from recapp.bench.cluster import cores, cpu_model, series
 from recapp.conformance.workloads.catalog import WALL, Workload, better
 from recapp.errors import RecappError
 from recapp.host import engine, images
+from recapp.host.progress import Step
 from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.jobs import JobRequest, image_ref, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import BenchRecord, Comparison, ImageRef, JobRecord, ReferenceCheck
 
-Sink = Callable[[str], None]
 MODELS = ("nested", "native", "traditional")
 # A busy 2-core host can miss a readiness probe; a job waits for the node this many times.
 NOT_READY_RETRIES = 3
@@ -198,7 +198,7 @@ def measure(
     skipped: dict[str, str],
     job_ids: list[str],
     records_dir: Path | None,
-    say: Sink,
+    say: Step,
 ) -> None:
     """Warm up each model once, then `repeats` rounds with the models in rotating order."""
     for target in targets:
@@ -300,7 +300,7 @@ def run_side_by_side(
     models: tuple[str, ...] = MODELS,
     records_dir: Path | None = None,
     suite: str = "workloads",
-    step: Sink | None = None,
+    step: Step | None = None,
 ) -> BenchRecord:
     say = step or (lambda _t: None)
     started = datetime.now(UTC)

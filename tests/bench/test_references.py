@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance import references
+from recapp.bench import references
 from recapp.errors import ConformanceError
 
 

@@ -19,6 +19,7 @@ functions in kube_plan.py; API errors are mapped in kube_errors.py; execs go thr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -36,11 +37,12 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
+from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import hardening, validate
 from recapp.k8s import objects as o
-from recapp.k8s.backend import ClusterBackend, ClusterStatus, Step
-from recapp.k8s.kube_errors import (
+from recapp.k8s.backend import ClusterBackend, ClusterStatus
+from recapp.k8s.kubernetes.errors import (
     Action,
     call_with_retry,
     exec_error,
@@ -48,8 +50,7 @@ from recapp.k8s.kube_errors import (
     kubeconfig_error,
     unreachable_error,
 )
-from recapp.k8s.kube_exec import ExecProcess, signal_argv, wrapped_argv
-from recapp.k8s.kube_plan import (
+from recapp.k8s.kubernetes.plan import (
     KINDS,
     NAMESPACED_KINDS,
     PlannedObject,
@@ -70,6 +71,7 @@ from recapp.k8s.kube_plan import (
     spec_config_map_name,
     spec_from_config_map,
 )
+from recapp.k8s.kubernetes.remote_exec import ExecProcess, signal_argv, wrapped_argv
 from recapp.k8s.spec import ClusterSpec
 
 T = TypeVar("T")
@@ -116,7 +118,10 @@ def load_api_client(kubeconfig: str | Path | None = None, context: str | None = 
             raise ClusterError(f"in-cluster configuration: {' '.join(str(exc).split())}") from exc
         return k8s_client.ApiClient(configuration)
     try:
-        return k8s_config.new_client_from_config(config_file=path, context=context, persist_config=False)
+        api: k8s_client.ApiClient = k8s_config.new_client_from_config(
+            config_file=path, context=context, persist_config=False
+        )
+        return api
     except Exception as exc:  # the loader raises ConfigException, YAML errors, TypeError, KeyError, …
         raise kubeconfig_error(path, exc) from exc
 
@@ -159,13 +164,15 @@ class KubernetesBackend(ClusterBackend):
 
     def _method(self, kind: str, verb: str) -> Callable[..., Any]:
         info = KINDS[kind]
-        return getattr(self._api(info.api), f"{verb}_{info.suffix}")
+        method: Callable[..., Any] = getattr(self._api(info.api), f"{verb}_{info.suffix}")
+        return method
 
     def _call(self, fn: Callable[[], T], action: Action, tolerate: Sequence[int] = ()) -> T:
         return call_with_retry(fn, action, host=self.host, tolerate=tolerate)
 
     def _json(self, response: Any) -> Obj:
-        return json.loads(response.data or b"{}")
+        data: Obj = json.loads(response.data or b"{}")
+        return data
 
     def _create(self, planned: PlannedObject, tolerate: Sequence[int] = (409,)) -> int:
         """Create one object: 201, or the tolerated status it failed with (409: it already exists)."""
@@ -249,7 +256,8 @@ class KubernetesBackend(ClusterBackend):
             try:
                 data = self._json(
                     self._call(
-                        lambda pod=pod: core.list_namespaced_event(
+                        functools.partial(
+                            core.list_namespaced_event,
                             namespace,
                             field_selector=f"involvedObject.name={pod}",
                             _preload_content=False,

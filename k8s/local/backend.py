@@ -17,17 +17,19 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from recapp import LABEL_PREFIX
 from recapp.errors import ClusterError
 from recapp.host import engine, images
 from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import state_dir
+from recapp.host.progress import Step
 from recapp.host.runner import last_line, run
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus, Step
-from recapp.k8s.podman_args import Placement, probe_command, run_argv
+from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus
+from recapp.k8s.local.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import ClusterSpec
 from recapp.node import pods as node_pods
 
@@ -126,7 +128,7 @@ class LocalBackend(ClusterBackend):
             raise
         return self.status(spec.name)
 
-    def _create(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+    def _create(self, spec: ClusterSpec, objects: list[dict[str, Any]], say: Step) -> None:
         labels = cluster_labels(spec)
         label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
         cdir = cluster_dir(spec.name)
@@ -215,7 +217,7 @@ class LocalBackend(ClusterBackend):
             os.chmod(path, c.AGENT_SECRET_MODE)
         return secret_dir
 
-    def _wait_ready(self, spec: ClusterSpec, objects: list[dict], say: Step) -> None:
+    def _wait_ready(self, spec: ClusterSpec, objects: list[dict[str, Any]], say: Step) -> None:
         probe = probe_command(o.node_pod_template(objects), c.NODE_CONTAINER)
         pending = set(o.node_pod_names(spec))
         deadline = time.monotonic() + spec.ready_timeout_s
@@ -255,7 +257,7 @@ class LocalBackend(ClusterBackend):
 
     def _write_hostfiles(self, spec: ClusterSpec) -> None:
         """What the login pod's `wait-nodes` init container writes on Kubernetes."""
-        nodes = [(pod, _ip(pod, network_name(spec.name))) for pod in o.node_pod_names(spec)]
+        nodes = [(pod, _node_ip(pod, network_name(spec.name))) for pod in o.node_pod_names(spec)]
         texts = node_pods.hostfiles(nodes, o.nodes_service_name(spec), spec.slots_per_node)
         mount = Path(
             _podman(
@@ -490,6 +492,14 @@ def _state(pod: str) -> str:
         ["podman", "inspect", "--format", "{{.State.Status}}", pod], check=False, env=engine.settings().env
     )
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _node_ip(pod: str, network: str) -> str:
+    """A ready node's address on the cluster network; a node without one cannot be in the hostfile."""
+    ip = _ip(pod, network)
+    if ip is None:
+        raise ClusterError(f"node {pod} has no address on network {network}")
+    return ip
 
 
 def _ip(pod: str, network: str) -> str | None:

@@ -7,30 +7,30 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
-from recapp.builder.labels import versions_from_labels
-from recapp.conformance.ranks import rank_reports, short_host, verify
 from recapp.conformance.workloads import gromacs_output, mpi_output, nas_output, pingpong_output
 from recapp.errors import JobError
 from recapp.host import images
+from recapp.host.labels import versions_from_labels
 from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import sub
+from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.placement import verify
 from recapp.reports import records
-from recapp.reports.records import Figure, ImageRef, JobRecord, Verification
+from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, rank_reports, short_host
 
 # nested: the APP in the REC (wrap-container); native: the APP's binaries run in the REC; traditional:
 # the cluster's REC is an all-in-one image (runtime + application) and runs the command as-is, on PATH.
 Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
-Sink = Callable[[str], None]
 
 # Warnings the nested podman prints on cgroup v1 hosts; kept in the log, not shown.
 ENGINE_NOISE = re.compile(r'level=warning msg="(cannot toggle freezer|lstat |Using cgroups-v1)')
@@ -157,7 +157,7 @@ def image_ref(ref: str | None) -> ImageRef | None:
 
 
 def run_job(
-    backend: ClusterBackend, req: JobRequest, *, step: Sink | None = None, on_output: Sink | None = None
+    backend: ClusterBackend, req: JobRequest, *, step: Step | None = None, on_output: Step | None = None
 ) -> JobRecord:
     say = step or (lambda _t: None)
     if req.np < 1:
@@ -269,7 +269,9 @@ def workload_sanity_errors(output: str) -> list[str]:
     return [problem for parser in WORKLOAD_PARSERS for problem in parser.sanity_errors(output)]
 
 
-def _pump(stream, sink: list[str], log, lock: threading.Lock, on_output: Sink | None) -> None:
+def _pump(
+    stream: Iterable[str], sink: list[str], log: TextIO, lock: threading.Lock, on_output: Step | None
+) -> None:
     for line in stream:
         line = line.rstrip("\n")
         with lock:

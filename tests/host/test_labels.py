@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from recapp import __version__
-from recapp.builder import labels as L
 from recapp.builder import records
 from recapp.builder.base import base_tag, import_argv, mmdebstrap_argv
 from recapp.builder.build import default_tag, label_containerfile
 from recapp.builder.records import BuildRecord
+from recapp.host import labels as L
 
 
 @pytest.mark.parametrize(

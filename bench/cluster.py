@@ -11,21 +11,19 @@ import platform
 import secrets
 import statistics
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recapp.conformance.jobs import JobRequest, image_ref, run_job, stop_dvm
 from recapp.errors import JobError
+from recapp.host.progress import Step
 from recapp.k8s.backend import ClusterBackend
+from recapp.k8s.jobs import JobRequest, Mode, image_ref, run_job, stop_dvm
 from recapp.k8s.spec import load_spec
-from recapp.reports.records import BenchRecord, BenchSeries, ImageRef
-
-Sink = Callable[[str], None]
+from recapp.reports.records import BenchRecord, BenchSeries, ImageRef, JobRecord
 
 # The variants of the launch benchmark: name → (mode, dvm, fresh containers). `nested` enters the
 # node's persistent APP sandbox; `nested-fresh` is the talk's `podman run` per rank.
-LAUNCH_VARIANTS: dict[str, tuple[str, bool, bool]] = {
+LAUNCH_VARIANTS: dict[str, tuple[Mode, bool, bool]] = {
     "nested": ("nested", False, False),
     "nested-fresh": ("nested", False, True),
     "native": ("native", False, False),
@@ -55,7 +53,7 @@ def cpu_model() -> str:
 
 
 def bench_cluster_up(
-    backend: ClusterBackend, rec: str, sizes: list[int], repeats: int, say: Sink
+    backend: ClusterBackend, rec: str, sizes: list[int], repeats: int, say: Step
 ) -> list[BenchSeries]:
     samples: dict[int, list[float]] = {n: [] for n in sizes}
     for rep in range(repeats):
@@ -81,7 +79,7 @@ def bench_cluster_up(
 
 
 def bench_launch(
-    backend: ClusterBackend, rec: str, app: str, nodes: int, np: int, repeats: int, say: Sink
+    backend: ClusterBackend, rec: str, app: str, nodes: int, np: int, repeats: int, say: Step
 ) -> tuple[list[BenchSeries], dict[str, float]]:
     name = f"bench{secrets.token_hex(3)}"
     per_node = max(1, np // nodes)
@@ -128,10 +126,10 @@ def _launch(
     app: str,
     np: int,
     per_node: int,
-    mode: str,
+    mode: Mode,
     dvm: bool,
     fresh: bool = False,
-):
+) -> JobRecord:
     record = run_job(
         backend,
         JobRequest(
@@ -145,7 +143,7 @@ def _launch(
             fresh_containers=fresh,
             timeout_s=300,
         ),
-    )  # type: ignore[arg-type]
+    )
     if not record.passed:
         raise JobError(
             f"benchmark job ({mode}{', dvm' if dvm else ''}{', fresh' if fresh else ''}) failed: "
@@ -163,7 +161,7 @@ def run_cluster_bench(
     nodes: int,
     np: int,
     repeats: int,
-    step: Sink | None = None,
+    step: Step | None = None,
 ) -> BenchRecord:
     """Cluster up→ready for each size in `sizes` (none: skipped), and the init_finalize launch variants."""
     say = step or (lambda _t: None)
