@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from recapp.conformance import agent_flood, pcap
-from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s import objects as o
+from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s.local.backend import cluster_dir, login_pod_name, network_name
 from recapp.node import protocol
 
