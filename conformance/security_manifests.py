@@ -36,8 +36,9 @@ def load_directory(directory: Path) -> list[dict[str, Any]]:
     if not directory.is_dir():
         raise ConformanceError(f"manifests: {directory} is not a directory")
     objects: list[dict[str, Any]] = []
+    patches = _kustomize_patches(directory)
     for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
-        if path.name.startswith("kustomization."):
+        if path.name.startswith("kustomization.") or path.resolve() in patches:
             continue
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
@@ -48,6 +49,22 @@ def load_directory(directory: Path) -> list[dict[str, Any]]:
     if not objects:
         raise ConformanceError(f"manifests: no Kubernetes objects (apiVersion + kind) under {directory}")
     return objects
+
+
+def _kustomize_patches(directory: Path) -> set[Path]:
+    """Files kustomizations use as patches: fragments of objects, not objects (a render's overlays)."""
+    found: set[Path] = set()
+    for kustomization in [*directory.rglob("kustomization.yaml"), *directory.rglob("kustomization.yml")]:
+        try:
+            data = yaml.safe_load(kustomization.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        entries = [*(data.get("patches") or []), *(data.get("patchesStrategicMerge") or [])]
+        for entry in entries:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(path, str):
+                found.add((kustomization.parent / path).resolve())
+    return found
 
 
 def _name(obj: Obj) -> str:

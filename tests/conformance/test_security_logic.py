@@ -167,3 +167,15 @@ def test_the_old_manifests_fail_each_new_check():
     }
     policy = next(c for c in checks if c.check == "network-policy")
     assert policy.detail == "no Egress; selects pods by shared labels only"
+
+
+def test_a_render_s_overlay_patches_are_not_read_as_objects(tmp_path):
+    from recapp.k8s import render
+    from recapp.k8s.spec import load_spec
+
+    spec = load_spec({"name": "demo", "nodes": 2, "rec_image": "localhost/recapp/rec:trixie"})
+    render.render_kustomize(spec, tmp_path)
+    objects = sm.load_directory(tmp_path)
+    assert sorted(o["kind"] for o in objects).count("Job") == 1  # base's Job, not the kubexec patch
+    checks = sec.manifest_checks(objects)
+    assert [c for c in checks if c.status == "FAIL"] == []
