@@ -1,5 +1,20 @@
-"""The workload catalog (catalog.yaml): what each benchmarked workload runs, where, and which figures
-it compares; and the named sets of workloads (`quick`, `default`, `demo`)."""
+"""The workload catalog: what each benchmarked workload runs, where, and which figures it compares
+(every workload folder's catalog.yaml), and the named sets of entries (sets.yaml: `quick`, `default`, …).
+
+An entry's fields:
+
+    app:            the APP workload whose image runs it (localhost/recapp/app-<app>:SUITE)
+    command:        argv, on the APP's PATH (and on the all-in-one image's PATH for `traditional`)
+    np:             ranks; a list gives one comparison per rank count (a scaling series)
+    ranks_per_node: placement (ppr:K:node); 2 ranks with 2 per node = shared memory, 1 per node = TCP
+    figures:        figure names (fnmatch patterns) compared across the models; `wall_s` = the job's
+                    wall time from prterun start to exit (the launch time)
+    warmup:         an unmeasured run per model before the samples (default: the command itself;
+                    [] = none, for long runs)
+    headline:       figures shown in the summary ratios (default: the figures named without wildcards)
+    timeout_s:      per run
+    not_native:     why the `native` model cannot run it
+"""
 
 from __future__ import annotations
 
@@ -13,8 +28,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recapp.errors import ConformanceError
+from recapp.workloads import WORKLOADS_DIR, registry
 
-DATA = Path(__file__).with_name("catalog.yaml")
+SETS = WORKLOADS_DIR / "sets.yaml"
 WALL = "wall_s"  # the job's wall time, a figure every job has
 LOWER_IS_BETTER_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
 
@@ -76,19 +92,46 @@ def better(unit: str) -> Literal["higher", "lower"]:
     return "lower" if unit in LOWER_IS_BETTER_UNITS else "higher"
 
 
+def _read(path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConformanceError(f"{path}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(data, dict):
+        raise ConformanceError(f"{path}: expected a mapping of names")
+    return data
+
+
+def entries(path: Path) -> dict[str, Workload]:
+    """One workload folder's catalog.yaml, validated."""
+    found: dict[str, Workload] = {}
+    for name, entry in _read(path).items():
+        try:
+            found[name] = Workload.model_validate({**(entry or {}), "name": name})
+        except (ValidationError, TypeError) as exc:
+            raise ConformanceError(f"{path}: entry {name!r}: {str(exc).splitlines()[0]}") from exc
+    return found
+
+
 @cache
 def catalog() -> Catalog:
+    workloads: dict[str, Workload] = {}
+    where: dict[str, Path] = {}
+    for unit in registry().values():
+        if not unit.catalog_file.is_file():
+            continue
+        for name, entry in entries(unit.catalog_file).items():
+            if name in workloads:
+                raise ConformanceError(f"{unit.catalog_file}: entry {name!r} is also in {where[name]}")
+            workloads[name], where[name] = entry, unit.catalog_file
     try:
-        data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
-        for name, entry in (data.get("workloads") or {}).items():
-            entry["name"] = name
-        parsed = Catalog.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError, AttributeError) as exc:
-        raise ConformanceError(f"{DATA}: {str(exc).splitlines()[0]}") from exc
+        parsed = Catalog.model_validate({"workloads": workloads, "sets": _read(SETS)})
+    except ValidationError as exc:
+        raise ConformanceError(f"{SETS}: {str(exc).splitlines()[0]}") from exc
     for set_name, members in parsed.sets.items():
         unknown = [m for m in members if m not in parsed.workloads]
         if unknown:
-            raise ConformanceError(f"{DATA}: set {set_name!r} names unknown workload(s) {', '.join(unknown)}")
+            raise ConformanceError(f"{SETS}: set {set_name!r} names unknown workload(s) {', '.join(unknown)}")
     return parsed
 
 

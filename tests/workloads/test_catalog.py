@@ -1,11 +1,11 @@
-"""The workload catalog (catalog.yaml): sets, placement, figure patterns."""
+"""The workload catalog (each workload folder's catalog.yaml, sets.yaml): sets, placement, figure patterns."""
 
 from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.workloads import catalog
 from recapp.errors import ConformanceError
+from recapp.workloads import catalog
 
 
 def test_every_set_names_known_workloads_and_default_covers_the_issue():

@@ -1,4 +1,4 @@
-"""gmx-water output → figures and sanity verdicts (conformance/workloads/gromacs_output.py).
+"""gmx-water output → figures and sanity verdicts (workloads/gromacs/gromacs_output.py).
 
 OK is what `mpiexec -np 2 gmx-water ci --nsteps 500` printed in a trixie container with GROMACS
 2025.2 (the e2e tests run it nested); the other cases change one value of it.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.workloads.gromacs_output import GromacsOutputError, figures, parse, sanity_errors
+from recapp.workloads.gromacs.gromacs_output import GromacsOutputError, figures, parse, sanity_errors
 from recapp.k8s.jobs import workload_figures, workload_sanity_errors
 
 RESULT = (

@@ -1,4 +1,4 @@
-"""recipes/src/gromacs: the water systems' inputs, the Makefile that builds them, and gmx-water's
+"""workloads/gromacs/src: the water systems' inputs, the Makefile that builds them, and gmx-water's
 records and argument handling — without GROMACS (the e2e tests run the real thing)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SRC = Path(__file__).resolve().parents[2] / "recipes" / "src" / "gromacs"
+SRC = Path(__file__).resolve().parents[2] / "workloads" / "gromacs" / "src"
 RUNNER = SRC / "gmx-water"
 
 

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-SRC = Path(__file__).resolve().parents[2] / "recipes" / "src"
+WORKLOADS = Path(__file__).resolve().parents[2] / "workloads"
 DIRS = ["mpi", "pmix_probe"]
+
+
+def src(workload: str) -> Path:
+    return WORKLOADS / workload / "src"
+
 
 # One or more adjacent C string literals ("a" "b" is one string to the compiler).
 LITERALS = re.compile(r'(?:"(?:\\.|[^"\\\n])*"\s*)+')
@@ -38,7 +43,7 @@ def makefile_programs(directory: Path) -> list[str]:
 
 
 def records(directory: str) -> dict:
-    return yaml.safe_load((SRC / directory / "records.yaml").read_text())["records"]
+    return yaml.safe_load((src(directory) / "records.yaml").read_text())["records"]
 
 
 def record_formats(directory: Path, tag: str) -> list[tuple[Path, str]]:
@@ -71,7 +76,7 @@ ALL_RECORDS = [(d, tag) for d in DIRS for tag in records(d)]
 
 @pytest.mark.parametrize("directory", DIRS)
 def test_makefile_lists_exactly_the_programs_in_the_directory(directory):
-    d = SRC / directory
+    d = src(directory)
     programs = makefile_programs(d)
     sources = sorted(p.stem for p in d.glob("*.c"))
     assert sorted(programs) == sources
@@ -79,7 +84,7 @@ def test_makefile_lists_exactly_the_programs_in_the_directory(directory):
 
 @pytest.mark.parametrize("directory", DIRS)
 def test_makefile_always_builds_warning_clean(directory):
-    text = (SRC / directory / "Makefile").read_text()
+    text = (src(directory) / "Makefile").read_text()
     flags = re.search(r"^WARNFLAGS\s*=\s*(.+)$", text, re.MULTILINE)
     assert flags and set(flags.group(1).split()) >= {"-Wall", "-Wextra", "-Werror"}
     # WARNFLAGS is outside CFLAGS so a packager's CFLAGS cannot drop it; it must reach the compile line.
@@ -91,7 +96,7 @@ def test_makefile_always_builds_warning_clean(directory):
 @pytest.mark.parametrize(("args", "bindir"), [([], "/usr/local/bin"), (["PREFIX=/opt/app"], "/opt/app/bin")])
 def test_make_install_compiles_every_program_and_honours_destdir(tmp_path, directory, args, bindir):
     work = tmp_path / directory
-    shutil.copytree(SRC / directory, work)
+    shutil.copytree(src(directory), work)
     # -n prints the recipe without running it; `true` stands in for pkg-config so no PMIx is needed.
     out = subprocess.run(
         ["make", "-n", "-C", str(work), "install", "DESTDIR=/stage", "PKG_CONFIG=true", *args],
@@ -108,7 +113,7 @@ def test_make_install_compiles_every_program_and_honours_destdir(tmp_path, direc
 @pytest.mark.parametrize(("directory", "tag"), ALL_RECORDS)
 def test_printf_format_has_the_documented_keys_in_order(directory, tag):
     spec = records(directory)[tag]
-    formats = record_formats(SRC / directory, tag)
+    formats = record_formats(src(directory), tag)
     assert len(formats) == 1, f"{tag}: expected one printf format, found {[str(p) for p, _ in formats]}"
     keys, quoted = parse_format(formats[0][1])
     assert keys == spec["keys"]
@@ -117,7 +122,7 @@ def test_printf_format_has_the_documented_keys_in_order(directory, tag):
 
 @pytest.mark.parametrize(("directory", "tag"), ALL_RECORDS)
 def test_every_listed_program_prints_the_record(directory, tag):
-    d = SRC / directory
+    d = src(directory)
     programs = records(directory)[tag]["program"]
     programs = [programs] if isinstance(programs, str) else programs
     assert set(programs) <= set(makefile_programs(d))
@@ -135,8 +140,8 @@ def test_every_listed_program_prints_the_record(directory, tag):
 
 
 def test_pmix_probe_reports_every_documented_step_in_order():
-    spec = yaml.safe_load((SRC / "pmix_probe" / "records.yaml").read_text())["steps"]
-    source = (SRC / "pmix_probe" / "pmix_probe.c").read_text()
+    spec = yaml.safe_load((src("pmix_probe") / "records.yaml").read_text())["steps"]
+    source = (src("pmix_probe") / "pmix_probe.c").read_text()
     seen = []
     for name in re.findall(r'\bstep\("(\w+)"', source):
         if name not in seen:
@@ -145,8 +150,8 @@ def test_pmix_probe_reports_every_documented_step_in_order():
 
 
 def test_pmix_probe_links_pmix_not_mpi():
-    makefile = (SRC / "pmix_probe" / "Makefile").read_text()
-    source = (SRC / "pmix_probe" / "pmix_probe.c").read_text()
+    makefile = (src("pmix_probe") / "Makefile").read_text()
+    source = (src("pmix_probe") / "pmix_probe.c").read_text()
     assert "--libs pmix" in makefile
     assert "mpicc" not in makefile.lower() and "<mpi.h>" not in source
 

@@ -1,7 +1,7 @@
-"""NAS kernel output → NasResult (conformance/workloads/nas_output.py), on captured real output.
+"""NAS kernel output → NasResult (workloads/nas/nas_output.py), on captured real output.
 
 The captures are verbatim stdout+stderr of `mpirun --oversubscribe -np N ./KERNEL.S.x`, built from
-recipes/src/nas with Open MPI 5.0.7 in a trixie container. The PERTURBED ones ran with
+workloads/nas/src with Open MPI 5.0.7 in a trixie container. The PERTURBED ones ran with
 RECAPP_NPB_PERTURB=1, which changes the kernel's seed on purpose: verification must say
 UNSUCCESSFUL, and the parser must report it, not hide it.
 """
@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from recapp.conformance.workloads import nas_output
-from recapp.conformance.workloads.nas_output import NasOutputError, parse
+from recapp.workloads.nas import nas_output
+from recapp.workloads.nas.nas_output import NasOutputError, parse
 from recapp.reports.records import rank_reports
 
 # ---- captured output ------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ CAPTURES = {
 }
 SUCCESSFUL = [name for name, (_, expected) in CAPTURES.items() if expected[-1]]
 PERTURBED = [name for name in CAPTURES if name.endswith("_PERTURBED")]
-# NPB's size, iterations and operation type of each class S kernel (recipes/src/nas/*.c).
+# NPB's size, iterations and operation type of each class S kernel (workloads/nas/src/*.c).
 BLOCK = {
     "EP": (33554432, 0, "Random numbers generated"),
     "IS": (65536, 10, "keys ranked"),

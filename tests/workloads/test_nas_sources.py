@@ -1,4 +1,4 @@
-"""recapp's NAS kernels (recipes/src/nas) agree with their Makefile, records.yaml, the APP recipe and
+"""recapp's NAS kernels (workloads/nas/src) agree with their Makefile, records.yaml, the APP recipe and
 the official NPB verification values.
 
 Pure text checks: no compiler, no MPI, no podman (the `make -n` test needs GNU make only). The
@@ -18,7 +18,7 @@ import yaml
 
 from recapp.builder import recipe as recipes
 
-SRC = Path(__file__).resolve().parents[2] / "recipes" / "src" / "nas"
+SRC = Path(__file__).resolve().parents[2] / "workloads" / "nas" / "src"
 KERNELS = ("ep", "is", "cg")
 CLASSES = ("S", "W", "A")
 BINARIES = [f"{k}.{c}.x" for k in KERNELS for c in CLASSES]

@@ -1,7 +1,7 @@
-"""pingpong output → figures and sanity verdicts (conformance/workloads/pingpong_output.py).
+"""pingpong output → figures and sanity verdicts (workloads/mpi/pingpong_output.py).
 
 The captures in captured/ are verbatim stdout+stderr of `mpirun -np 2 ./pingpong` built from
-recipes/src/mpi with Open MPI 5.0.7 in a trixie container (numbers from a busy shared machine):
+workloads/mpi/src with Open MPI 5.0.7 in a trixie container (numbers from a busy shared machine):
 `pingpong.ok.txt` a clean run, `pingpong.corrupt.txt` with RECAPP_PINGPONG_CORRUPT=1 (rank 1
 flips one bit of its last 4 MiB reply), `pingpong.np3.txt` started on 3 ranks (refused).
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recapp.conformance.workloads import pingpong_output
-from recapp.conformance.workloads.pingpong_output import figures, parse, sanity_errors
+from recapp.workloads.mpi import pingpong_output
+from recapp.workloads.mpi.pingpong_output import figures, parse, sanity_errors
 from recapp.k8s.jobs import workload_figures, workload_sanity_errors
 from recapp.reports.records import rank_reports
 

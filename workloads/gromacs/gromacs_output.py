@@ -1,4 +1,4 @@
-"""GROMACS results from `gmx-water`'s output (recipes/src/gromacs/records.yaml).
+"""GROMACS results from `gmx-water`'s output (workloads/gromacs/src/records.yaml).
 
 Rank 0 prints one `GROMACS_RESULT` record after `gmx_mpi mdrun`. Figures:
 
@@ -30,7 +30,7 @@ KEYS = (
     "constraint_warnings",
     "status",
 )
-# recapp's water systems couple to a v-rescale thermostat at 300 K (recipes/src/gromacs/md.mdp).
+# recapp's water systems couple to a v-rescale thermostat at 300 K (workloads/gromacs/src/md.mdp).
 REFERENCE_TEMPERATURE_K = 300.0
 TEMPERATURE_TOLERANCE_K = 10.0
 BUILT_IN_PREFIX = "water-"

@@ -1,4 +1,4 @@
-"""Figures and sanity verdicts from the MPI example programs' output (recipes/src/mpi/records.yaml)."""
+"""Figures and sanity verdicts from the MPI example programs' output (workloads/mpi/src/records.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Latency, bandwidth and payload validation of recapp's `pingpong` (recipes/src/mpi/records.yaml).
+"""Latency, bandwidth and payload validation of recapp's `pingpong` (workloads/mpi/src/records.yaml).
 
 Rank 0 prints `PINGPONG_ENV` (where the peer is), one `PINGPONG` record per message size and a
 closing `PINGPONG_SUMMARY`; a rank that receives a payload unlike the one its sender derived

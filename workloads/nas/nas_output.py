@@ -1,4 +1,4 @@
-"""Results of recapp's NAS kernels (EP, IS, CG) from their output (recipes/src/nas/records.yaml).
+"""Results of recapp's NAS kernels (EP, IS, CG) from their output (workloads/nas/src/records.yaml).
 
 A kernel's rank 0 prints NPB's standard result block
 
