@@ -1,8 +1,8 @@
 """Performance references per system, ReFrame-style, and the check of a measured figure against them.
 
-A system's references come from every workload folder's references.yaml (keyed by system; the
-systems are named in workloads/systems.yaml); a references file given by path says the same in one file,
-per workload, what a figure should be on that system:
+A system's references are gathered from every workload folder's references.yaml (keyed by system;
+workloads/systems.yaml names the systems). A references file given by path says, per workload, what
+a figure should be on that system:
 
     system: local
     description: …
