@@ -23,7 +23,8 @@ NAMES = sorted(workloads.registry())
 
 def test_the_registry_finds_every_folder() -> None:
     folders = sorted(p.name for p in WORKLOADS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__")
-    assert NAMES == folders == ["gromacs", "mpi", "nas", "pmix_probe"]
+    assert folders == NAMES
+    assert {"gromacs", "mpi", "nas", "pmix_probe"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -49,7 +50,8 @@ def test_parsers_offer_figures_and_sanity_errors(name: str) -> None:
 
 def test_the_job_runner_reads_every_workloads_parsers() -> None:
     modules = {m.__name__.rsplit(".", 1)[1] for m in workloads.parsers()}
-    assert modules == {"mpi_output", "pingpong_output", "nas_output", "gromacs_output"}
+    assert {"mpi_output", "pingpong_output", "nas_output", "gromacs_output"} <= modules
+    assert len(modules) == sum(len(workloads.get(n).card.parsers) for n in NAMES)
     text = "INIT_FINALIZE init_s=0.25 barrier_s=0.01 finalize_s=0.02 init_finalize_s=0.28 total_s=0.3\n"
     assert jobs.workload_figures(text)["init_finalize_s"].value == 0.28
     assert jobs.workload_sanity_errors("RING rank=0 size=2 status=FAIL\n") == [
@@ -75,7 +77,8 @@ def test_catalog_entries_run_a_program_of_their_app(name: str) -> None:
 def test_the_catalog_is_the_folders_entries() -> None:
     every = [entry for name in NAMES for entry in _own_entries(name)]
     assert sorted(every) == sorted(catalog.catalog().workloads)
-    assert len(every) == len(set(every)) == 8
+    assert len(every) == len(set(every))
+    assert {"init_finalize", "ep.S", "ep.A", "ep.W", "pingpong-shm", "pingpong-tcp", "gromacs"} <= set(every)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -108,13 +111,22 @@ def test_references_name_this_folders_entries_and_figures(name: str) -> None:
 
 def test_a_system_gathers_every_folders_references() -> None:
     refs = references.load("local")
-    assert sorted(refs.workloads) == ["ep.A", "ep.S", "init_finalize", "pingpong-shm"]
+    given = [
+        entry
+        for name in NAMES
+        if workloads.get(name).references_file.is_file()
+        for entry in yaml.safe_load(workloads.get(name).references_file.read_text()).get("local", {})
+    ]
+    assert sorted(refs.workloads) == sorted(given)
+    assert {"ep.A", "ep.S", "init_finalize", "pingpong-shm"} <= set(given)
     assert refs.get("ep.A", "ratio:npb_time_s").upper == 0.02
 
 
 def test_the_all_in_one_image_carries_every_workloads_programs() -> None:
-    assert recipes.load("aio").sources == ["mpi", "pmix_probe", "gromacs", "nas"]
-    assert set(recipes.load("aio").sources) == set(workloads.with_sources())
+    sources = recipes.load("aio").sources
+    # Named first so the build stage shares its layers with app-gromacs; then every other one.
+    assert sources[:4] == ["mpi", "pmix_probe", "gromacs", "nas"]
+    assert sorted(sources) == sorted(workloads.with_sources())
 
 
 def test_a_folder_without_a_parser_says_who_reads_its_output(tmp_path: Path) -> None:
@@ -138,7 +150,7 @@ def test_a_parser_named_in_the_card_must_exist(tmp_path: Path) -> None:
 
 
 def test_an_unknown_workload_is_one_line_naming_the_known_ones() -> None:
-    with pytest.raises(
-        WorkloadError, match=r"^unknown workload 'hpcc' \(known: gromacs, mpi, nas, pmix_probe\)$"
-    ):
+    with pytest.raises(WorkloadError) as info:
         workloads.get("hpcc")
+    assert str(info.value) == f"unknown workload 'hpcc' (known: {', '.join(NAMES)})"
+    assert "gromacs, mpi, nas, pmix_probe" in str(info.value)
