@@ -113,7 +113,7 @@ static inline uint64_t npb_skip(uint64_t seed, uint64_t mult, uint64_t k)
 /* ---- run-time helpers ------------------------------------------------- */
 
 /* Every rank prints one RANK record, the same record as the MPI examples
- * (../mpi/records.yaml), so a job that silently lands on one node
+ * (../../mpi/src/records.yaml), so a job that silently lands on one node
  * (mpi-operator #842) is caught; then all ranks wait for each other. */
 static inline void npb_print_rank(int rank, int nprocs)
 {
