@@ -21,7 +21,6 @@ not checked (a missing reference is not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml

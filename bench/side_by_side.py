@@ -20,7 +20,6 @@ from pathlib import Path
 
 from recapp.bench import references as refs_mod
 from recapp.bench.cluster import cores, cpu_model, series
-from recapp.workloads.catalog import WALL, Workload, better
 from recapp.errors import RecappError
 from recapp.host import engine, images
 from recapp.host.progress import Step

@@ -106,9 +106,11 @@ def entries(path: Path) -> dict[str, Workload]:
     """One workload folder's catalog.yaml, validated."""
     found: dict[str, Workload] = {}
     for name, entry in _read(path).items():
+        if not isinstance(entry, dict):
+            raise ConformanceError(f"{path}: entry {name!r}: expected a mapping of fields")
         try:
-            found[name] = Workload.model_validate({**(entry or {}), "name": name})
-        except (ValidationError, TypeError) as exc:
+            found[name] = Workload.model_validate({**entry, "name": name})
+        except ValidationError as exc:
             raise ConformanceError(f"{path}: entry {name!r}: {str(exc).splitlines()[0]}") from exc
     return found
 

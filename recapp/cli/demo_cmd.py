@@ -14,7 +14,6 @@ from recapp.bench.side_by_side import has_program
 from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
 from recapp.cli.ui import console, print_table, progress
-from recapp.workloads.catalog import select
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
 from recapp.k8s.backends import cluster_backend

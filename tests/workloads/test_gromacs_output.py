@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.workloads.gromacs.gromacs_output import GromacsOutputError, figures, parse, sanity_errors
 from recapp.k8s.jobs import workload_figures, workload_sanity_errors
+from recapp.workloads.gromacs.gromacs_output import GromacsOutputError, figures, parse, sanity_errors
 
 RESULT = (
     "GROMACS_RESULT system=water-ci atoms=2652 mpi_ranks=2 nsteps=500 ns_per_day=2.289 "

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
+from recapp.reports.records import rank_reports
 from recapp.workloads.nas import nas_output
 from recapp.workloads.nas.nas_output import NasOutputError, parse
-from recapp.reports.records import rank_reports
 
 # ---- captured output ------------------------------------------------------------------------------
 

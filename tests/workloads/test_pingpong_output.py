@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from recapp.workloads.mpi import pingpong_output
-from recapp.workloads.mpi.pingpong_output import figures, parse, sanity_errors
 from recapp.k8s.jobs import workload_figures, workload_sanity_errors
 from recapp.reports.records import rank_reports
+from recapp.workloads.mpi import pingpong_output
+from recapp.workloads.mpi.pingpong_output import figures, parse, sanity_errors
 
 CAPTURED = Path(__file__).parent / "captured"
 OK = (CAPTURED / "pingpong.ok.txt").read_text()

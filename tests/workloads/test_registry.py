@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from recapp import workloads
+from recapp.bench import references
 from recapp.builder import recipe as recipes
-from recapp.conformance import jobs, references
 from recapp.errors import WorkloadError
+from recapp.k8s import jobs
 from recapp.workloads import WORKLOADS_DIR, catalog
 
 NAMES = sorted(workloads.registry())
