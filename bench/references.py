@@ -1,7 +1,8 @@
 """Performance references per system, ReFrame-style, and the check of a measured figure against them.
 
-A references file (`conformance/references/<system>.yaml`, or any path) says, per workload, what a
-figure should be on that system:
+A system's references are gathered from every workload folder's references.yaml (keyed by system;
+workloads/systems.yaml names the systems). A references file given by path says, per workload, what
+a figure should be on that system:
 
     system: local
     description: …
@@ -20,7 +21,6 @@ not checked (a missing reference is not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -28,10 +28,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from recapp.errors import ConformanceError
 from recapp.reports.records import ReferenceCheck
+from recapp.workloads import WORKLOADS_DIR, registry
 
-# The reference data stays beside the workloads it describes (conformance/references/ until the
-# workloads room owns it); only the logic lives here. Found through the package, not a source path.
-REFERENCES_DIR = Path(str(resources.files("recapp.conformance") / "references"))
+SYSTEMS = WORKLOADS_DIR / "systems.yaml"
 DEFAULT_SYSTEM = "local"
 RATIO_PREFIX = "ratio:"
 
@@ -94,29 +93,60 @@ def _entry(raw: object) -> object:
     return raw
 
 
-def resolve(system_or_path: str) -> Path:
-    """A references file from a system name (`local` → conformance/references/local.yaml) or a path."""
+def _yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ConformanceError(f"references file {path}: not readable YAML: {first}") from exc
+
+
+def systems() -> dict[str, str]:
+    """System name → description (workloads/systems.yaml)."""
+    data = _yaml(SYSTEMS)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ConformanceError(f"references file {SYSTEMS}: expected system: description lines")
+    return data
+
+
+def _system_data(system: str) -> dict[str, object]:
+    """A system's references, gathered from every workload folder's references.yaml."""
+    workloads: dict[str, object] = {}
+    for unit in registry().values():
+        if not unit.references_file.is_file():
+            continue
+        data = _yaml(unit.references_file)
+        if not isinstance(data, dict):
+            raise ConformanceError(f"references file {unit.references_file}: expected a mapping of systems")
+        unknown = sorted(set(data) - set(systems()))
+        if unknown:
+            raise ConformanceError(
+                f"references file {unit.references_file}: unknown system(s) {', '.join(unknown)} "
+                f"(known: {', '.join(systems())}, in {SYSTEMS})"
+            )
+        for name, figures in (data.get(system) or {}).items():
+            if name in workloads:
+                raise ConformanceError(f"references file {unit.references_file}: {name!r} is given twice")
+            workloads[name] = figures
+    return {"system": system, "description": systems()[system], "workloads": workloads}
+
+
+def load(system_or_path: str = DEFAULT_SYSTEM) -> References:
+    """A system's references (by name: from the workload folders) or a references file (by path)."""
     path = Path(system_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConformanceError(f"references file {path}: not found")
-        return path
-    candidate = REFERENCES_DIR / f"{system_or_path}.yaml"
-    if not candidate.is_file():
-        known = ", ".join(sorted(p.stem for p in REFERENCES_DIR.glob("*.yaml"))) or "none"
+        data = _yaml(path)
+        source = str(path)
+    elif system_or_path in systems():
+        data = _system_data(system_or_path)
+        source = f"{WORKLOADS_DIR}/*/references.yaml ({system_or_path})"
+    else:
+        known = ", ".join(sorted(systems())) or "none"
         raise ConformanceError(f"references: no system {system_or_path!r} (known: {known})")
-    return candidate
-
-
-def load(system_or_path: str = DEFAULT_SYSTEM) -> References:
-    path = resolve(system_or_path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0]
-        raise ConformanceError(f"references file {path}: not readable YAML: {first}") from exc
     if not isinstance(data, dict):
-        raise ConformanceError(f"references file {path}: expected a mapping with system and workloads")
+        raise ConformanceError(f"references file {source}: expected a mapping with system and workloads")
     try:
         workloads = data.get("workloads")
         if isinstance(workloads, dict):
@@ -128,8 +158,8 @@ def load(system_or_path: str = DEFAULT_SYSTEM) -> References:
             }
         parsed = ReferenceFile.model_validate(data)
     except (ValueError, ValidationError) as exc:
-        raise ConformanceError(f"references file {path}: {_first_error(exc)}") from exc
-    return References(system=parsed.system, source=str(path), workloads=parsed.workloads)
+        raise ConformanceError(f"references file {source}: {_first_error(exc)}") from exc
+    return References(system=parsed.system, source=source, workloads=parsed.workloads)
 
 
 def _first_error(exc: ValueError | ValidationError) -> str:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from recapp.bench import references as refs_mod
 from recapp.bench.cluster import cores, cpu_model, series
-from recapp.conformance.workloads.catalog import WALL, Workload, better
 from recapp.errors import RecappError
 from recapp.host import engine, images
 from recapp.host.progress import Step
@@ -28,6 +27,7 @@ from recapp.k8s.backend import ClusterBackend
 from recapp.k8s.jobs import JobRequest, image_ref, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import BenchRecord, Comparison, ImageRef, JobRecord, ReferenceCheck
+from recapp.workloads.catalog import WALL, Workload, better
 
 MODELS = ("nested", "native", "traditional")
 # A busy 2-core host can miss a readiness probe; a job waits for the node this many times.

@@ -10,8 +10,9 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from recapp import workloads
 from recapp.builder.suites import SUITES
-from recapp.errors import RecipeError
+from recapp.errors import RecipeError, WorkloadError
 from recapp.node import install as node_install
 from recapp.recipes import RECIPES_DIR
 
@@ -131,9 +132,19 @@ class Recipe(Strict):
     @field_validator("sources")
     @classmethod
     def _sources(cls, value: list[str]) -> list[str]:
-        for rel in value:
-            _inside(RECIPES_DIR / "src", rel)
-        return value
+        """Workload names whose src/ the image builds; `*` = every other workload with sources, by name
+        (the all-in-one image carries every workload's programs)."""
+        named = [name for name in value if name != ALL_SOURCES]
+        for name in named:
+            try:
+                workloads.source_dir(name)
+            except WorkloadError as exc:
+                raise ValueError(str(exc)) from exc
+        if ALL_SOURCES not in value:
+            return value
+        if value.count(ALL_SOURCES) > 1 or value[-1] != ALL_SOURCES:
+            raise ValueError(f"{ALL_SOURCES!r} comes once, last (after the workloads built first)")
+        return [*named, *(name for name in workloads.with_sources() if name not in named)]
 
     @field_validator("template")
     @classmethod
@@ -187,6 +198,7 @@ def _inside(root: Path, rel: str, *, file: bool = False) -> None:
         raise ValueError(f"{rel!r} not found in recipes/{root.name}")
 
 
+ALL_SOURCES = "*"
 FLAVORS: tuple[str, ...] = ("distro", "source")
 # What `recapp build KIND` builds: a REC, an APP (one per workload), or the traditional all-in-one
 # image (a REC-kind recipe with the applications built in, for comparison with the separated model).
@@ -210,8 +222,13 @@ def recipe_name(kind: str, workload: str | None, flavor: str = "distro") -> str:
     raise RecipeError(f"unknown image kind {kind!r}: choose rec, app or aio")
 
 
+def _files() -> dict[str, Path]:
+    """Recipe name → file: the REC and aio recipes in recipes/, each APP recipe in its workload's folder."""
+    return {**{p.stem: p for p in RECIPES_DIR.glob("*.yaml")}, **workloads.recipe_files()}
+
+
 def available() -> list[str]:
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    return sorted(_files())
 
 
 def parse(data: object, source: str) -> Recipe:
@@ -234,10 +251,15 @@ def load(name: str) -> Recipe:
         raise RecipeError(
             f"recipe name {name[:40]!r}: lowercase letters, digits and '-' only, e.g. rec or app-mpi"
         )
-    path = RECIPES_DIR / f"{name}.yaml"
-    if not path.is_file():
+    path = _files().get(name)
+    if path is None:
         raise RecipeError(f"unknown recipe {name!r}: available recipes are {', '.join(available())}")
-    return load_file(path)
+    recipe = load_file(path)
+    if path.parent != RECIPES_DIR and recipe.workload != path.parent.name:
+        raise RecipeError(
+            f"recipe {name}: in workload folder {path.parent.name}, names workload {recipe.workload}"
+        )
+    return recipe
 
 
 def read_model(path: Path, model: type[M]) -> M:

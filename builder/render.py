@@ -21,6 +21,7 @@ from recapp.errors import RecipeError
 from recapp.node import install as node_install
 from recapp.node import protocol as agent_protocol
 from recapp.recipes import RECIPES_DIR
+from recapp.workloads import source_dir
 
 CONTAINERFILE = "Containerfile"
 NODE_DIR = "node"  # the node package's install tree (recapp.node.install) in the context
@@ -84,6 +85,11 @@ def _tree(root: Path, rel: str, prefix: str) -> dict[str, tuple[bytes, int]]:
     return out
 
 
+def _sources(name: str) -> dict[str, tuple[bytes, int]]:
+    """A workload's src/ as `src/<name>/…`, the path the templates COPY from (as when it was recipes/src)."""
+    return _tree(source_dir(name), ".", f"src/{name}")
+
+
 def render(
     recipe: Recipe,
     suite: str,
@@ -138,8 +144,8 @@ def render(
     if recipe.node_programs:
         for rel, entry in node_install.tree(recipe.node_programs).items():
             files[f"{NODE_DIR}/{rel}"] = entry
-    for rel in recipe.sources:
-        files.update(_tree(RECIPES_DIR / "src", rel, "src"))
+    for name in recipe.sources:
+        files.update(_sources(name))
     for c in components:
         files[f"sources/{c.archive}"] = (archives[c.archive], 0o644)
     # The base image id is part of the identity: a refreshed base (new archive snapshot) rebuilds.

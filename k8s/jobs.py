@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from recapp.conformance.workloads import gromacs_output, mpi_output, nas_output, pingpong_output
+from recapp import workloads
 from recapp.errors import JobError
 from recapp.host import images
 from recapp.host.labels import versions_from_labels
@@ -254,19 +254,17 @@ def run_job(
     return record
 
 
-# Each workload's parser reads only its own lines, so every one of them looks at every job's output.
-WORKLOAD_PARSERS = (mpi_output, nas_output, pingpong_output, gromacs_output)
-
-
+# Each workload's parser reads only its own lines, so every one of them (every workload folder's,
+# recapp.workloads) looks at every job's output.
 def workload_figures(output: str) -> dict[str, Figure]:
     found: dict[str, Figure] = {}
-    for parser in WORKLOAD_PARSERS:
+    for parser in workloads.parsers():
         found.update(parser.figures(output))
     return found
 
 
 def workload_sanity_errors(output: str) -> list[str]:
-    return [problem for parser in WORKLOAD_PARSERS for problem in parser.sanity_errors(output)]
+    return [problem for parser in workloads.parsers() for problem in parser.sanity_errors(output)]
 
 
 def _pump(

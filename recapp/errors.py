@@ -22,6 +22,10 @@ class RecipeError(RecappError):
     """A recipe is malformed, names an unknown suite/field/version, or cannot be rendered."""
 
 
+class WorkloadError(RecappError):
+    """A workload folder is incomplete or malformed, or a workload name is unknown."""
+
+
 class BuildError(RecappError):
     """An image could not be built, imported or inspected."""
 

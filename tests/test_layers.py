@@ -22,6 +22,7 @@ ROOMS = {
     "recapp.conformance": ROOT / "conformance",
     "recapp.reports": ROOT / "reports",
     "recapp.recipes": ROOT / "recipes",
+    "recapp.workloads": ROOT / "workloads",
 }
 
 # room → rooms it must never import
@@ -41,8 +42,12 @@ FORBIDDEN = {
     # conformance writes result records in the schema reports/ owns; never the other way round.
     "recapp.conformance": ["recapp.cli"],
     "recapp.reports": ["recapp.cli", "recapp.builder", "recapp.k8s", "recapp.bench", "recapp.conformance"],
+    # A workload's parsers write figures in the schema reports/ owns; the cluster, bench and the suite
+    # read workloads, never the other way round.
+    "recapp.workloads": ["recapp.cli", "recapp.builder", "recapp.k8s", "recapp.bench", "recapp.conformance"],
     "recapp.recipes": [
         "recapp.cli",
+        "recapp.workloads",
         "recapp.host",
         "recapp.builder",
         "recapp.k8s",
@@ -54,9 +59,7 @@ FORBIDDEN = {
 # room → modules of a forbidden room it may still import.
 ALLOWED = {
     # A job writes its result record (Cluster → Job → Result record): the schema, not the renderers.
-    # The workloads' output parsers read every job's output (they become the workloads room).
-    "recapp.k8s": ["recapp.reports.records", "recapp.conformance.workloads"],
-    "recapp.bench": ["recapp.conformance.workloads"],
+    "recapp.k8s": ["recapp.reports.records"],
 }
 UI_LIBRARIES = ("typer", "rich")
 
@@ -98,6 +101,21 @@ def test_only_the_cli_imports_ui_libraries(room: str) -> None:
         for path in room_modules(room)
         for name in imports_of(path)
         if name.split(".")[0] in UI_LIBRARIES
+    ]
+    assert not offenders, "; ".join(offenders)
+
+
+def test_the_builder_reads_workloads_through_the_registry_only() -> None:
+    """The builder finds sources and recipes with recapp.workloads (folders and YAML), which imports
+    no other room: so building an image never imports a parser, the cluster or the reports."""
+    registry = ROOT / "workloads" / "__init__.py"
+    assert {n.rsplit(".", 1)[0] for n in imports_of(registry) if n.startswith("recapp")} == {"recapp.errors"}
+    submodules = {p.stem for p in (ROOT / "workloads").iterdir() if p.suffix == ".py" or p.is_dir()}
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in room_modules("recapp.builder")
+        for name in imports_of(path)
+        if name.startswith("recapp.workloads.") and name.split(".")[2] in submodules - {"__init__"}
     ]
     assert not offenders, "; ".join(offenders)
 

@@ -13,10 +13,10 @@ import pytest
 from recapp.bench import references
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.suite.results import SessionResults
-from recapp.conformance.workloads.catalog import Workload, select
 from recapp.k8s.backend import ClusterBackend
 from recapp.k8s.backends import cluster_backend
 from recapp.k8s.spec import load_spec
+from recapp.workloads.catalog import Workload, select
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

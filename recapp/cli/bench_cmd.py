@@ -19,12 +19,12 @@ from recapp.bench.side_by_side import MODELS, run_side_by_side
 from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
 from recapp.cli.ui import console, out, progress
-from recapp.conformance.workloads.catalog import select
 from recapp.errors import RecappError
 from recapp.k8s.backends import cluster_backend
 from recapp.reports import bench_table, records
 from recapp.reports import side_by_side as sbs
 from recapp.reports.render import render_dir
+from recapp.workloads.catalog import select
 
 QUICK_SET = "quick"
 

@@ -13,12 +13,12 @@ from recapp.bench import references
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.session import FullRun, run_full_suite, run_suite
-from recapp.conformance.workloads.catalog import select
 from recapp.errors import ConformanceError, RecappError
 from recapp.host import images as host_images
 from recapp.host.names import check_image_ref
 from recapp.host.paths import sub
 from recapp.reports.render import render_dir
+from recapp.workloads.catalog import select
 
 conformance = typer.Typer(
     help="Run the conformance suite against REC and APP images.",

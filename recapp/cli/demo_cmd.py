@@ -14,7 +14,6 @@ from recapp.bench.side_by_side import has_program
 from recapp.builder.build import BuildRequest, build_image
 from recapp.builder.recipe import available
 from recapp.cli.ui import console, print_table, progress
-from recapp.conformance.workloads.catalog import select
 from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
 from recapp.k8s.backends import cluster_backend
@@ -22,6 +21,7 @@ from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import JobRecord
 from recapp.reports.render import render_dir
+from recapp.workloads.catalog import select
 
 MPI_EXAMPLES: list[list[str]] = [["hello"], ["init_finalize"], ["ring"]]
 DEMO_SET = "demo"  # catalog.yaml: the workloads the demo runs after the MPI examples

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recapp.bench import references, side_by_side
-from recapp.conformance.workloads.catalog import catalog
+from recapp.workloads.catalog import catalog
 
 
 def _target(name: str, np: int, key: str | None = None) -> side_by_side.Target:

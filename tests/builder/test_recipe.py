@@ -9,16 +9,18 @@ from typing import Any
 import pytest
 import yaml
 
+from recapp import workloads
 from recapp.builder.recipe import Recipe, available, load, load_file, recipe_name
 from recapp.builder.suites import SUITES, check_suite
 from recapp.errors import RecipeError
 from recapp.recipes import RECIPES_DIR
+from recapp.workloads import WORKLOADS_DIR
 
 
 @pytest.fixture
 def app_data() -> dict[str, Any]:
     """The shipped app-mpi recipe as plain data, to be spoilt one field at a time."""
-    return yaml.safe_load((RECIPES_DIR / "app-mpi.yaml").read_text())
+    return yaml.safe_load((WORKLOADS_DIR / "mpi" / "app-mpi.yaml").read_text())
 
 
 def write(tmp_path: Path, data: dict[str, Any], name: str = "bad.yaml") -> Path:
@@ -38,7 +40,9 @@ def load_error(tmp_path: Path, data: dict[str, Any]) -> str:
 def test_the_default_recipes_ship() -> None:
     names = available()
     assert {"app-mpi", "rec"} <= set(names)
-    assert names == sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    # REC and aio recipes in recipes/, each APP recipe in its workload's folder.
+    in_rooms = [*RECIPES_DIR.glob("*.yaml"), *WORKLOADS_DIR.glob("*/app-*.yaml")]
+    assert names == sorted(p.stem for p in in_rooms)
 
 
 @pytest.mark.parametrize("name", available())
@@ -147,10 +151,24 @@ def test_files_entry_missing(tmp_path: Path) -> None:
     )
 
 
-def test_sources_entry_outside_recipes_src(tmp_path: Path, app_data: dict[str, Any]) -> None:
+def test_sources_entry_names_a_workload_never_a_path(tmp_path: Path, app_data: dict[str, Any]) -> None:
     app_data["sources"] = ["../files/rec"]
     assert load_error(tmp_path, app_data) == (
-        "recipe bad.yaml: field 'sources': '../files/rec' points outside recipes/src"
+        "recipe bad.yaml: field 'sources': "
+        f"unknown workload '../files/rec' (known: {', '.join(workloads.registry())})"
+    )
+
+
+def test_all_sources_comes_last_and_adds_every_other_workload(
+    tmp_path: Path, app_data: dict[str, Any]
+) -> None:
+    app_data["sources"] = ["nas", "*"]
+    others = [name for name in workloads.with_sources() if name != "nas"]
+    assert load_file(write(tmp_path, app_data)).sources == ["nas", *others]
+    assert {"gromacs", "mpi", "pmix_probe"} <= set(others)
+    app_data["sources"] = ["*", "nas"]
+    assert load_error(tmp_path, app_data) == (
+        "recipe bad.yaml: field 'sources': '*' comes once, last (after the workloads built first)"
     )
 
 

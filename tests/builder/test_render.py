@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from recapp import workloads
 from recapp.builder import render as render_module
 from recapp.builder import source
 from recapp.builder.recipe import available, load
@@ -200,11 +201,30 @@ def test_executable_bit_changes_the_digest(recipes_copy: Path) -> None:
     assert after.digest != before.digest
 
 
-def test_build_outputs_are_not_part_of_the_context(recipes_copy: Path) -> None:
+@pytest.fixture
+def sources_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of every workload's src/ that render() reads from (workloads/<name>/src → copy/<name>)."""
+    copy = tmp_path / "sources"
+    for name in workloads.with_sources():
+        shutil.copytree(workloads.source_dir(name), copy / name)
+    monkeypatch.setattr(render_module, "source_dir", lambda name: copy / name)
+    return copy
+
+
+def test_sources_come_from_the_workload_folders_under_src(sources_copy: Path) -> None:
+    ctx = render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID)
+    hello = workloads.source_dir("mpi") / "hello.c"
+    assert ctx.files["src/mpi/hello.c"] == (hello.read_bytes(), 0o644)
+    assert sorted({rel.split("/")[1] for rel in ctx.files if rel.startswith("src/")}) == ["mpi", "pmix_probe"]
+    (sources_copy / "mpi/hello.c").write_text("changed\n")
+    assert render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID).digest != ctx.digest
+
+
+def test_build_outputs_are_not_part_of_the_context(sources_copy: Path) -> None:
     before = render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID)
-    (recipes_copy / "src/mpi/hello.o").write_bytes(b"\x7fELF object")
-    (recipes_copy / "src/mpi/__pycache__").mkdir()
-    (recipes_copy / "src/mpi/__pycache__/x.cpython-311.pyc").write_bytes(b"\0")
+    (sources_copy / "mpi/hello.o").write_bytes(b"\x7fELF object")
+    (sources_copy / "mpi/__pycache__").mkdir()
+    (sources_copy / "mpi/__pycache__/x.cpython-311.pyc").write_bytes(b"\0")
     after = render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID)
     assert after.digest == before.digest
 

@@ -8,9 +8,9 @@ import secrets
 import pytest
 
 from recapp.builder.build import BuildRequest, build_image
-from recapp.conformance.workloads import gromacs_output
 from recapp.k8s import objects as o
 from recapp.k8s.jobs import JobRequest, run_job
+from recapp.workloads.gromacs import gromacs_output
 
 pytestmark = pytest.mark.e2e
 

@@ -1,1 +1,0 @@
-"""Workloads: figure extractors and sanity checks over captured job output."""

@@ -1,0 +1,1 @@
+"""The gromacs workload (workload.yaml says what it holds)."""

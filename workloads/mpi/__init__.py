@@ -1,0 +1,1 @@
+"""The mpi workload (workload.yaml says what it holds)."""

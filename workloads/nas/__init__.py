@@ -1,0 +1,1 @@
+"""The nas workload (workload.yaml says what it holds)."""

@@ -1,0 +1,1 @@
+"""The pmix_probe workload (workload.yaml says what it holds)."""
