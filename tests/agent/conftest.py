@@ -33,7 +33,7 @@ TOOLS_PYTHON = os.environ.get("RECAPP_TOOLS_PYTHON", sys.executable)
 # never to have run it) and does what PRTE_TEST_MODE asks; PRTE_* names are ones the agent lets
 # through, so the tests steer it from the command line the way PRRTE passes its own variables.
 FAKE_PRTED = """
-import json, os, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 STATE = {state!r}
 with open(os.path.join(STATE, "runs.log"), "a") as log:
     log.write(f"{{os.getpid()}}\\n")
@@ -44,6 +44,7 @@ if mode == "report":
     print(json.dumps({{
         "argv0": sys.argv[0], "args": sys.argv[1:], "cwd": os.getcwd(), "stdin": stdin,
         "env": {{name: os.environ.get(name) for name in keep}},
+        "sighup": signal.getsignal(signal.SIGHUP).name,  # SIG_IGN is inherited across exec
     }}), flush=True)
     print("err-line", file=sys.stderr, flush=True)
     sys.exit(int(os.environ.get("PRTE_TEST_CODE", "0")))
