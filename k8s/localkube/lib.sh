@@ -67,6 +67,12 @@ render() {
   mv "$2.tmp" "$2"
 }
 
+# api_get PATH: GET on the API server as admin (curl: works before kubectl is built).
+api_get() {
+  curl -fsS --max-time 5 --cacert "$KUBE_PKI/ca.crt" --cert "$KUBE_PKI/admin.crt" --key "$KUBE_PKI/admin.key" \
+    "https://$KUBE_NODE_IP:$KUBE_API_PORT$1"
+}
+
 kubectl_admin() { "$KUBE_BIN/kubectl" --kubeconfig "$KUBE_ADMIN_KUBECONFIG" "$@"; }
 
 # The sysctls the kubelet sets when protectKernelDefaults is false (its default):
