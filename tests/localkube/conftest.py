@@ -78,7 +78,9 @@ def busybox_pod(name: str, script: str, labels: dict[str, str] | None = None, **
     )
 
 
-def wait_phase(core: client.CoreV1Api, ns: str, name: str, phases: set[str], timeout: float = 120) -> client.V1Pod:
+def wait_phase(
+    core: client.CoreV1Api, ns: str, name: str, phases: set[str], timeout: float = 120
+) -> client.V1Pod:
     end = time.monotonic() + timeout
     while True:
         pod = core.read_namespaced_pod(name, ns)
@@ -89,7 +91,9 @@ def wait_phase(core: client.CoreV1Api, ns: str, name: str, phases: set[str], tim
         time.sleep(1)
 
 
-def run_to_completion(core: client.CoreV1Api, ns: str, pod: client.V1Pod, timeout: float = 120) -> tuple[str, str]:
+def run_to_completion(
+    core: client.CoreV1Api, ns: str, pod: client.V1Pod, timeout: float = 120
+) -> tuple[str, str]:
     """Create POD, wait until it ends, return (phase, logs)."""
     core.create_namespaced_pod(ns, pod)
     done = wait_phase(core, ns, pod.metadata.name, {"Succeeded", "Failed"}, timeout)

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.k8s
 
 
 def test_pod_runs_to_completion_and_prints_its_value(core: client.CoreV1Api, namespace: str) -> None:
-    phase, logs = run_to_completion(core, namespace, busybox_pod("hello", "echo value=$((6 * 7)) uid=$(id -u)"))
+    pod = busybox_pod("hello", "echo value=$((6 * 7)) uid=$(id -u)")
+    phase, logs = run_to_completion(core, namespace, pod)
     assert phase == "Succeeded"
     assert logs.strip() == "value=42 uid=1000"
 
@@ -87,7 +88,9 @@ PROBE = (
 )
 
 
-def test_networkpolicy_denying_ingress_blocks_pod_to_pod_tcp(kube: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
+def test_networkpolicy_denying_ingress_blocks_pod_to_pod_tcp(
+    kube: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
     server = busybox_pod(
         "server",
         "mkdir -p /tmp/www && echo hello > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
