@@ -112,3 +112,15 @@ def test_networkpolicy_denying_ingress_blocks_pod_to_pod_tcp(
     time.sleep(5)
     phase, logs = run_to_completion(core, namespace, busybox_pod("after", PROBE.format(ip=ip)), timeout=180)
     assert (phase, logs.strip()) == ("Succeeded", "BLOCKED")
+
+
+def test_pod_without_host_users_runs_in_its_own_user_namespace(
+    core: client.CoreV1Api, namespace: str
+) -> None:
+    # hostUsers: false (issue 15) needs idmapped mounts: kernel 6.18, containerd 2, runc 1.4 here.
+    pod = busybox_pod("userns", "cat /proc/self/uid_map", host_users=False)
+    phase, logs = run_to_completion(core, namespace, pod)
+    assert phase == "Succeeded", logs
+    inside, outside, length = (int(f) for f in logs.split())
+    assert (inside, length) == (0, 65536)
+    assert outside >= 65536  # pod uid 0 is an unprivileged uid of the host
