@@ -62,8 +62,10 @@ def test_coredns_resolves_a_headless_service_and_its_pod(core: client.CoreV1Api,
         time.sleep(1)
     assert dns_a(f"web.{namespace}.svc.{domain}") == [ip]
     assert dns_a(f"web-0.web.{namespace}.svc.{domain}") == [ip]
-    # And from a pod, by its short name, through the search path the kubelet writes.
-    phase, logs = run_to_completion(core, namespace, busybox_pod("ask", "nslookup web-0.web"))
+    # And from a pod, through the resolv.conf the kubelet writes (busybox's nslookup
+    # does not walk the search path, hence the full name).
+    ask = busybox_pod("ask", f"nslookup web-0.web.{namespace}.svc.{domain}")
+    phase, logs = run_to_completion(core, namespace, ask)
     assert phase == "Succeeded", logs
     assert f"Address: {ip}" in logs
 
@@ -81,10 +83,11 @@ def test_podsecurity_baseline_refuses_a_privileged_pod(core: client.CoreV1Api, n
 
 
 # Tries the server for up to 30 s; prints REACHED at the first answer, else BLOCKED.
+# (nc, not wget: busybox 1.35's static wget segfaults with -T.)
 PROBE = (
     "for i in $(seq 1 30); do "
-    "if wget -T 1 -q -O - http://{ip}:8080/ 2>/dev/null | grep -q hello; then echo REACHED; exit 0; fi; "
-    "sleep 1; done; echo BLOCKED"
+    "if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 {ip} 8080 2>/dev/null | grep -q hello; "
+    "then echo REACHED; exit 0; fi; sleep 1; done; echo BLOCKED"
 )
 
 
