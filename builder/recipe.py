@@ -238,6 +238,9 @@ def recipe_name(kind: str, workload: str | None, flavor: str = "distro") -> str:
     if kind == "rec":
         return f"rec{suffix}"
     if kind == "app":
+        if workload is not None and not workload.strip():
+            # An empty --workload is a mistake (an unset shell variable), not a request for the default.
+            raise RecipeError("recipe: --workload is empty; name one, e.g. --workload mpi (recipe app-mpi)")
         return f"app-{workload or 'mpi'}{suffix}"
     raise RecipeError(f"unknown image kind {kind!r}: choose rec, app or aio")
 

@@ -313,3 +313,9 @@ def test_recs_with_prrte_3_launch_ranks_on_the_progress_thread() -> None:
     source = load("rec-source")
     assert source.components["prrte"].startswith("3.")
     assert all(source.suite_entry(s).prrte_mca == {"odls_base_max_threads": "0"} for s in source.suites)
+
+
+@pytest.mark.parametrize("workload", ["", " ", "\t"])
+def test_an_empty_workload_is_refused_not_taken_for_the_default(workload: str) -> None:
+    with pytest.raises(RecipeError, match=r"^recipe: --workload is empty; name one, e\.g\. --workload mpi"):
+        recipe_name("app", workload)
