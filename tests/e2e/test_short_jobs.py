@@ -61,3 +61,12 @@ def test_recapp_run_of_true_ends_every_time(four_nodes, local_backend) -> None:
     bad = [(r.id, r.exit_status, r.wall_s, r.error) for r in records if r.exit_status != 0 or r.error]
     assert not bad, f"{len(bad)} of {RECAPP_RUNS} `recapp run` jobs failed or hung: {bad}"
     assert max(r.wall_s for r in records) < LIMIT_S
+
+
+def test_cluster_login_passes_stdin_output_and_status_through(four_nodes) -> None:
+    script = 'id -un; cat; echo to-stderr >&2; test "$PRTE_MCA_odls_base_max_threads" = 0 || exit 9; exit 7'
+    argv = [recapp_executable(), "cluster", "login", "--name", four_nodes.name, "--", "sh", "-c", script]
+    proc = subprocess.run(argv, input="from-stdin\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stdout == "rec\nfrom-stdin\n"
+    assert proc.stderr == "to-stderr\n"
