@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, run_job
 from recapp.k8s import constants as c
+from recapp.k8s.jobs import JobRequest, run_job
 from recapp.k8s.spec import ClusterSpec
 
 from ..conftest import recapp_executable
