@@ -92,7 +92,9 @@ def login(
         raise ClusterError(f"unknown backend {backend!r}: choose local or kubernetes")
     from recapp.k8s.local.backend import LocalBackend
 
-    argv = LocalBackend().login_argv(name, command or ["bash", "-l"], tty=interactive and sys.stdout.isatty())
+    local = cluster_backend("local")
+    assert isinstance(local, LocalBackend)  # the factory's local backend
+    argv = local.login_argv(name, command or ["bash", "-l"], tty=interactive and sys.stdout.isatty())
     sys.stdout.flush()
     # podman exec passes the command's exit status through (125-127: podman's own failures).
     os.execvpe(argv[0], argv, {**os.environ, **engine.settings().env})
