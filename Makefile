@@ -111,8 +111,8 @@ BENCH_ARGS ?=
 bench: setup
 	$(RECAPP) bench --suite $(SUITE) $(BENCH_ARGS)
 
-# Issue 8, all of it: faults, soak (20 jobs with and without the DVM), concurrency, bad input, the
-# security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
+# Issues 8 and 16: faults, soak (20 jobs with and without the DVM), 40 quick jobs on 4 nodes that must
+# never hang, concurrency, bad input, the security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
 RELIABILITY_OUT ?= reliability-out
 reliability: setup images
 	mkdir -p $(RELIABILITY_OUT)
