@@ -3,6 +3,8 @@ verify placement, and write the result record."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import secrets
 import threading
@@ -31,6 +33,14 @@ from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, ra
 # the cluster's REC is an all-in-one image (runtime + application) and runs the command as-is, on PATH.
 Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
+
+# Open MPI busy-polls while a rank waits for a message. When the machine has no core to spare per rank
+# (the local backend: every node pod shares this host's cores), a polling rank keeps its core until the
+# scheduler's tick (4 ms at 250 Hz) takes it away, and the peer rank and the network stack wait for that:
+# 8-byte TCP latency between two node pods measured 2-20 ms polling, 40-120 us yielding, with the raw
+# TCP socket between the same ranks at 11-15 us. With a core per rank polling is faster, so it stays.
+YIELD_WHEN_IDLE = "mpi_yield_when_idle"
+MCA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Warnings the nested podman prints on cgroup v1 hosts; kept in the log, not shown.
 ENGINE_NOISE = re.compile(r'level=warning msg="(cannot toggle freezer|lstat |Using cgroups-v1)')
@@ -63,6 +73,7 @@ class JobRequest:
     mounts: list[str] = field(default_factory=list)  # SRC:DST read-only binds into the nested APP
     # Nested only: one `podman run` per rank (the talk's way) instead of the per-node APP sandbox.
     fresh_containers: bool = False
+    mca: dict[str, str] = field(default_factory=dict)  # Open MPI parameters for the ranks (name → value)
 
 
 def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
@@ -73,6 +84,9 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
         argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
     if req.map_by:
         argv += ["--map-by", req.map_by]
+    # As OMPI_MCA_* in the ranks' environment: prterun's own `--mca` does not reach the ranks' Open MPI
+    # here (PRRTE 3 keeps it; `--mca btl self` across two nodes still ran over TCP).
+    argv += [a for name, value in req.mca.items() for a in ("-x", f"OMPI_MCA_{name}={value}")]
     argv += req.extra_prterun_args
     if req.mode == "nested":
         if not app_ref:
@@ -84,6 +98,19 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
     if native_dir and "/" not in program:
         program = f"{native_dir}/{program}"
     return [*argv, program, *req.command[1:]]
+
+
+def mca_params(req: JobRequest, backend_name: str, cores: int | None = None) -> dict[str, str]:
+    """The Open MPI parameters the ranks get: the request's, plus yield-when-idle on a local cluster
+    whose ranks are at least as many as this host's cores (unless the request sets it either way)."""
+    for name in req.mca:
+        if not MCA_NAME.fullmatch(name):
+            raise JobError(f"Open MPI parameter name {name!r}: expected lowercase letters, digits and '_'")
+    params = dict(req.mca)
+    shared = cores if cores is not None else len(os.sched_getaffinity(0))
+    if backend_name == "local" and req.np >= shared:
+        params.setdefault(YIELD_WHEN_IDLE, "1")
+    return params
 
 
 def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) -> None:
@@ -165,6 +192,7 @@ def run_job(
     if not req.command:
         raise JobError("no command to run (give it after --)")
     check_cluster_name(req.cluster, error=JobError)
+    req = dataclasses.replace(req, mca=mca_params(req, backend.name))
     if req.app is not None:
         check_image_ref(req.app, error=JobError, what="APP image")
     spec = backend.spec(req.cluster)
