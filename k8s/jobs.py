@@ -34,11 +34,17 @@ from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, ra
 Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
 
-# Open MPI busy-polls while a rank waits for a message. When the machine has no core to spare per rank
-# (the local backend: every node pod shares this host's cores), a polling rank keeps its core until the
-# scheduler's tick (4 ms at 250 Hz) takes it away, and the peer rank and the network stack wait for that:
-# 8-byte TCP latency between two node pods measured 2-20 ms polling, 40-120 us yielding, with the raw
-# TCP socket between the same ranks at 11-15 us. With a core per rank polling is faster, so it stays.
+# PRRTE binds each rank to a core of its node, counting from core 0 on every node. The local backend's
+# node pods all share this host's cores, so rank 0 of node-0 and rank 0 of node-1 were both bound to
+# core 0 (--report-bindings: "bound to package[0][core:0]" on each): two busy-polling ranks on one core
+# hand it over only at the scheduler's tick (4 ms at 250 Hz), which was the ~4.1 ms 8-byte latency
+# between node pods. Locally, then, the kernel places the ranks (--bind-to none).
+LOCAL_BINDING = "none"
+# Open MPI busy-polls while a rank waits for a message. With no core to spare per rank a polling rank
+# keeps its core until the tick takes it away, and the peer waits for that: on this 2-core machine at
+# load ~22, 8-byte TCP latency between node pods measured 3.3 ms polling and 0.11 ms yielding (median
+# per message 0.26 ms and 0.022 ms; a raw TCP socket between the same ranks 0.017 ms). With a core per
+# rank polling is faster, so it stays the default there.
 YIELD_WHEN_IDLE = "mpi_yield_when_idle"
 MCA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -74,6 +80,7 @@ class JobRequest:
     # Nested only: one `podman run` per rank (the talk's way) instead of the per-node APP sandbox.
     fresh_containers: bool = False
     mca: dict[str, str] = field(default_factory=dict)  # Open MPI parameters for the ranks (name → value)
+    bind_to: str | None = None  # PRRTE's --bind-to (core, none, …); None: the backend's default
 
 
 def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
@@ -84,6 +91,8 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
         argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
     if req.map_by:
         argv += ["--map-by", req.map_by]
+    if req.bind_to:
+        argv += ["--bind-to", req.bind_to]
     # As OMPI_MCA_* in the ranks' environment: prterun's own `--mca` does not reach the ranks' Open MPI
     # here (PRRTE 3 keeps it; `--mca btl self` across two nodes still ran over TCP).
     argv += [a for name, value in req.mca.items() for a in ("-x", f"OMPI_MCA_{name}={value}")]
@@ -111,6 +120,13 @@ def mca_params(req: JobRequest, backend_name: str, cores: int | None = None) -> 
     if backend_name == "local" and req.np >= shared:
         params.setdefault(YIELD_WHEN_IDLE, "1")
     return params
+
+
+def with_backend_defaults(req: JobRequest, backend_name: str, cores: int | None = None) -> JobRequest:
+    """The request as launched: its Open MPI parameters (mca_params) and, on a local cluster, no
+    per-node core binding unless it asks for one."""
+    bind_to = req.bind_to or (LOCAL_BINDING if backend_name == "local" else None)
+    return dataclasses.replace(req, mca=mca_params(req, backend_name, cores), bind_to=bind_to)
 
 
 def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) -> None:
@@ -192,7 +208,7 @@ def run_job(
     if not req.command:
         raise JobError("no command to run (give it after --)")
     check_cluster_name(req.cluster, error=JobError)
-    req = dataclasses.replace(req, mca=mca_params(req, backend.name))
+    req = with_backend_defaults(req, backend.name)
     if req.app is not None:
         check_image_ref(req.app, error=JobError, what="APP image")
     spec = backend.spec(req.cluster)

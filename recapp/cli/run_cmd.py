@@ -19,6 +19,14 @@ def run(
     np: Annotated[int, typer.Option("--np", help="number of ranks")],
     app: Annotated[str | None, typer.Option("--app", help="APP image (nested runs)")] = None,
     map_by: Annotated[str | None, typer.Option("--map-by", help="PRRTE mapping, e.g. ppr:2:node")] = None,
+    bind_to: Annotated[
+        str | None,
+        typer.Option(
+            "--bind-to",
+            help="PRRTE binding, e.g. core; default none on a local cluster (its node pods share this "
+            "host's cores), PRRTE's own elsewhere",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds before the job is killed")] = 300,
     native: Annotated[
         bool, typer.Option("--native", help="run the APP's binary natively in the REC")
@@ -64,6 +72,7 @@ def run(
         verify=not no_verify,
         record_path=record,
         mca=params,
+        bind_to=bind_to,
     )
     if native and fresh_containers:
         raise RecappError("--fresh-containers applies to nested jobs only, not with --native")

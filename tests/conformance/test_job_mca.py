@@ -1,12 +1,14 @@
-"""Open MPI parameters of a job: the user's `--mca NAME=VALUE`, and yield-when-idle by default on a
-local cluster whose ranks are at least the host's cores (busy polling there costs a scheduler tick per
-message); all reach the ranks as OMPI_MCA_* through prterun's -x."""
+"""How a job is launched beyond its command: the user's `--mca NAME=VALUE`, yield-when-idle by default
+on a local cluster whose ranks are at least the host's cores (busy polling there costs a scheduler
+tick per message), all reaching the ranks as OMPI_MCA_* through prterun's -x; and no per-node core
+binding on a local cluster, whose node pods share the host's cores (PRRTE bound rank 0 of every node
+to the same core 0)."""
 
 from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, mca_params, prterun_argv
+from recapp.conformance.jobs import JobRequest, mca_params, prterun_argv, with_backend_defaults
 from recapp.errors import JobError
 
 
@@ -57,3 +59,15 @@ def test_cli_refuses_a_malformed_mca_in_one_line(run_recapp):
         "run", "--cluster", "nosuch", "--np", "2", "--mca", "mpi_yield_when_idle", "--", "hello"
     )
     assert result.error_line() == "--mca wants NAME=VALUE, got 'mpi_yield_when_idle'"
+
+
+@pytest.mark.parametrize(
+    ("backend", "asked", "expected"),
+    [("local", None, "none"), ("local", "core", "core"), ("kubernetes", None, None)],
+)
+def test_local_clusters_do_not_bind_ranks_to_cores_unless_asked(backend, asked, expected):
+    req = with_backend_defaults(_req(2, bind_to=asked), backend, cores=2)
+    assert req.bind_to == expected
+    argv = prterun_argv(req, "img")
+    assert (argv[argv.index("--bind-to") + 1] if "--bind-to" in argv else None) == expected
+    assert req.mca == ({"mpi_yield_when_idle": "1"} if backend == "local" else {})
