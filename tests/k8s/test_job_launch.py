@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from recapp.conformance.jobs import JobRequest, mca_params, prterun_argv, with_backend_defaults
 from recapp.errors import JobError
+from recapp.k8s.jobs import JobRequest, mca_params, prterun_argv, with_backend_defaults
 
 
 def _req(np: int, **kw) -> JobRequest:
