@@ -34,17 +34,18 @@ from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, ra
 Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
 
-# PRRTE binds each rank to a core of its node, counting from core 0 on every node. The local backend's
-# node pods all share this host's cores, so rank 0 of node-0 and rank 0 of node-1 were both bound to
-# core 0 (--report-bindings: "bound to package[0][core:0]" on each): two busy-polling ranks on one core
-# hand it over only at the scheduler's tick (4 ms at 250 Hz), which was the ~4.1 ms 8-byte latency
-# between node pods. Locally, then, the kernel places the ranks (--bind-to none).
+# PRRTE binds each rank to a core of its node, counting from core 0 on every node. A local cluster's
+# node pods share this host's cores, so rank 0 of node-0 and rank 0 of node-1 were both bound to core 0
+# (--report-bindings; Cpus_allowed_list 0 in both): two ranks polling on one core hand it over only at
+# the scheduler's tick (4 ms at 250 Hz), the ~4.1 ms 8-byte latency between node pods measured on a
+# quiet machine. Locally the kernel places the ranks (--bind-to none).
 LOCAL_BINDING = "none"
-# Open MPI busy-polls while a rank waits for a message. With no core to spare per rank a polling rank
-# keeps its core until the tick takes it away, and the peer waits for that: on this 2-core machine at
-# load ~22, 8-byte TCP latency between node pods measured 3.3 ms polling and 0.11 ms yielding (median
-# per message 0.26 ms and 0.022 ms; a raw TCP socket between the same ranks 0.017 ms). With a core per
-# rank polling is faster, so it stays the default there.
+# Open MPI busy-polls while a rank waits. With no core to spare per rank (and for the daemons and the
+# network stack) a polling rank keeps its core until the tick takes it away; yielding when idle gives it
+# back. Here (2 cores, load ~24, runs interleaved, median of 6) 8-byte TCP latency between node pods:
+# bound + polling 23 ms, unbound + polling 6.4 ms, unbound + yielding 3.0 ms; at load ~40 (median of 8)
+# unbound + polling 0.99 ms, unbound + yielding 0.12 ms; a raw TCP socket between the same ranks
+# ~0.02 ms. With a core per rank polling is faster, so it stays the default there.
 YIELD_WHEN_IDLE = "mpi_yield_when_idle"
 MCA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
