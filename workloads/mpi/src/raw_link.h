@@ -6,8 +6,9 @@
  *        ephemeral port of every IPv4 address it has, rank 0 connects to the first that answers;
  *   shm  (ranks on one node only) a POSIX shared-memory segment in /dev/shm with one buffer per
  *        direction: the sender copies its message in, publishes a sequence number, and the
- *        receiver, having spun briefly and then slept on a futex, copies it out. Two copies per
- *        message, as a copy-in/copy-out MPI transport makes without single-copy (CMA).
+ *        receiver, having polled (yielding between rounds) for up to 200 us and then slept on a
+ *        futex, copies it out. Two copies per message, as a copy-in/copy-out MPI transport makes
+ *        without single-copy (CMA).
  *
  * MPI only exchanges the addresses and the segment name; the timed loops make no MPI call.
  * Rank 1 echoes what it received and rank 0 compares the echo with what it sent, outside the
@@ -29,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,7 +45,8 @@
 #define RAW_MAX_ADDRS 16
 #define RAW_CONNECT_TIMEOUT_MS 2000
 #define RAW_ACCEPT_TIMEOUT_MS 10000
-#define RAW_SHM_SPIN_POLLS 4096
+#define RAW_SHM_SPIN_POLLS 256
+#define RAW_SHM_SPIN_S 200e-6
 #define RAW_SHM_GIVE_UP_S 30.0
 
 /* What rank 1 tells rank 0: where it listens, or why it cannot. */
@@ -221,15 +224,20 @@ static inline void raw_shm_post(struct raw_shm *shm, int d, uint32_t seq)
     }
 }
 
-/* Wait until direction d has published seq: spin a little, then sleep (the machine may have
+/* Wait until direction d has published seq: poll for up to RAW_SHM_SPIN_S, yielding between
+ * rounds of polls (the peer may share this core), then sleep on the futex (the machine may have
  * fewer cores than busy processes). -1 after RAW_SHM_GIVE_UP_S without it. */
 static inline int raw_shm_wait(struct raw_shm *shm, int d, uint32_t seq)
 {
-    for (int k = 0; k < RAW_SHM_SPIN_POLLS; k++) {
-        if (atomic_load_explicit(&shm->seq[d], memory_order_acquire) == seq) {
-            return 0;
+    const double spin_until = recapp_now() + RAW_SHM_SPIN_S;
+    do {
+        for (int k = 0; k < RAW_SHM_SPIN_POLLS; k++) {
+            if (atomic_load_explicit(&shm->seq[d], memory_order_acquire) == seq) {
+                return 0;
+            }
         }
-    }
+        sched_yield();
+    } while (recapp_now() < spin_until);
     const double give_up = recapp_now() + RAW_SHM_GIVE_UP_S;
     const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000};
     for (;;) {
