@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
 SUITE ?= trixie
 
-.PHONY: reliability setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
+.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
@@ -16,6 +16,8 @@ help:
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
 	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
+	@echo "make kube-up - a local one-node Kubernetes built from Go modules (k8s/localkube); last line KUBECONFIG=..."
+	@echo "make kube-down - stop it, leaving nothing on the host; make test-kube - up, pytest -m k8s, down"
 	@echo "make bench  - workloads nested vs native vs traditional, launch and cluster benchmarks → bench-results/DATE/report.html"
 
 # Idempotent: installs only what is missing; the venv is rebuilt when pyproject.toml changes.
@@ -109,8 +111,8 @@ BENCH_ARGS ?=
 bench: setup
 	$(RECAPP) bench --suite $(SUITE) $(BENCH_ARGS)
 
-# Issue 8, all of it: faults, soak (20 jobs with and without the DVM), concurrency, bad input, the
-# security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
+# Issues 8 and 16: faults, soak (20 jobs with and without the DVM), 40 quick jobs on 4 nodes that must
+# never hang, concurrency, bad input, the security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
 RELIABILITY_OUT ?= reliability-out
 reliability: setup images
 	mkdir -p $(RELIABILITY_OUT)
@@ -129,3 +131,40 @@ reliability: setup images
 	@echo "security report (exit 1 while the images carry setuid files outside the allow-list):"
 	-$(RECAPP) conformance security --rec localhost/recapp/rec:$(SUITE) --app localhost/recapp/app-mpi:$(SUITE) \
 	  --out $(RELIABILITY_OUT)/security.json
+
+# --- A local Kubernetes on this machine (k8s/localkube, docs/kubernetes.md) ---
+# Host packages the node needs beyond podman's: conntrack (kube-proxy clears
+# stale UDP flows), ipset (kube-router's NetworkPolicy sets), ebtables + ethtool
+# + socat (kubelet's port-forward and its checks), the CNI plugins (bridge,
+# host-local, loopback, portmap), libseccomp-dev (runc is built with seccomp),
+# gettext-base (envsubst renders the config templates), gcc (the pause image), busybox-static (the toolbox image), golang from /usr/local/go.
+KUBE_APT_PACKAGES := conntrack ipset ebtables ethtool socat containernetworking-plugins libseccomp-dev gettext-base gcc libc6-dev busybox-static iptables nftables iproute2 openssl
+LOCALKUBE := k8s/localkube
+
+kube-setup:
+	@test -x /usr/local/go/bin/go || { echo "error: Go is missing at /usr/local/go (needed to build Kubernetes from Go modules)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory host-packages APT_PACKAGES="$(APT_PACKAGES) $(KUBE_APT_PACKAGES)"
+
+kube-build: kube-setup
+	$(LOCALKUBE)/build-kube
+	$(LOCALKUBE)/build-deps
+	$(LOCALKUBE)/build-images
+
+kube-up: kube-setup
+	@$(LOCALKUBE)/up
+
+kube-down:
+	@$(LOCALKUBE)/down
+
+# make kube-load IMAGES="localhost/recapp/rec:trixie localhost/recapp/app-mpi:trixie"
+kube-load:
+	@$(LOCALKUBE)/load-image $(IMAGES)
+
+# Up, the live-cluster tests, down (its own test checks the host is left as found);
+# the exit status is the tests'.
+test-kube: venv kube-setup
+	@set -o pipefail; kc=$$($(LOCALKUBE)/up | tail -n 1) || exit $$?; export "$$kc"; \
+	  export PATH="$$(source $(LOCALKUBE)/env.sh && echo "$$KUBE_BIN"):$$PATH"; \
+	  rc=0; $(PYTEST) -m k8s tests/localkube tests/kube --ignore=tests/localkube/test_zz_down.py || rc=$$?; \
+	  $(PYTEST) -m k8s tests/localkube/test_zz_down.py || { r=$$?; [ $$rc -ne 0 ] || rc=$$r; }; \
+	  $(LOCALKUBE)/down; exit $$rc

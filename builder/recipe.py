@@ -21,6 +21,9 @@ M = TypeVar("M", bound=BaseModel)
 # A Debian package name, optionally pinned: `name` or `name=version`.
 RECIPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
+# Rendered into `ENV PRTE_MCA_<name>=<value>`: nothing a Containerfile line could misread.
+MCA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,80}$")
+MCA_VALUE_RE = re.compile(r"^[A-Za-z0-9_.,:/-]{1,200}$")
 
 
 class Strict(BaseModel):
@@ -53,13 +56,30 @@ class SuiteEntry(Strict):
     # with `rank_containers_why` saying what was measured.
     rank_containers: Literal["sandbox", "fresh"] = "sandbox"
     rank_containers_why: str | None = None
+    # REC only: PRRTE MCA settings the image sets for every PRRTE tool it runs (prterun, prte,
+    # prted), as PRTE_MCA_<name> in the image's environment, with `prrte_mca_why` naming the defect
+    # of this suite's PRRTE that each one works around (the matrix's data records it per version).
+    prrte_mca: dict[str, str] = {}
+    prrte_mca_why: str | None = None
 
     _packages = field_validator("packages", "build_packages")(_package_names)
+
+    @field_validator("prrte_mca")
+    @classmethod
+    def _mca_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, setting in value.items():
+            if not MCA_NAME_RE.match(name):
+                raise ValueError(f"bad PRRTE MCA parameter name {name!r}")
+            if not MCA_VALUE_RE.match(setting):
+                raise ValueError(f"bad value {setting!r} for PRRTE MCA parameter {name}")
+        return value
 
     @model_validator(mode="after")
     def _fresh_says_why(self) -> SuiteEntry:
         if self.rank_containers == "fresh" and not (self.rank_containers_why or "").strip():
             raise ValueError("rank_containers: fresh needs rank_containers_why (what the sandbox hit)")
+        if self.prrte_mca and not (self.prrte_mca_why or "").strip():
+            raise ValueError("prrte_mca needs prrte_mca_why (the PRRTE defect each setting works around)")
         return self
 
 
@@ -218,6 +238,9 @@ def recipe_name(kind: str, workload: str | None, flavor: str = "distro") -> str:
     if kind == "rec":
         return f"rec{suffix}"
     if kind == "app":
+        if workload is not None and not workload.strip():
+            # An empty --workload is a mistake (an unset shell variable), not a request for the default.
+            raise RecipeError("recipe: --workload is empty; name one, e.g. --workload mpi (recipe app-mpi)")
         return f"app-{workload or 'mpi'}{suffix}"
     raise RecipeError(f"unknown image kind {kind!r}: choose rec, app or aio")
 

@@ -3,6 +3,8 @@ verify placement, and write the result record."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import secrets
 import threading
@@ -31,6 +33,21 @@ from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, ra
 # the cluster's REC is an all-in-one image (runtime + application) and runs the command as-is, on PATH.
 Mode = Literal["nested", "native", "traditional"]
 DVM_URI = "/tmp/recapp-dvm.uri"
+
+# PRRTE binds each rank to a core of its node, counting from core 0 on every node. A local cluster's
+# node pods share this host's cores, so rank 0 of node-0 and rank 0 of node-1 were both bound to core 0
+# (--report-bindings; Cpus_allowed_list 0 in both): two ranks polling on one core hand it over only at
+# the scheduler's tick (4 ms at 250 Hz), the ~4.1 ms 8-byte latency between node pods measured on a
+# quiet machine. Locally the kernel places the ranks (--bind-to none).
+LOCAL_BINDING = "none"
+# Open MPI busy-polls while a rank waits. With no core to spare per rank (and for the daemons and the
+# network stack) a polling rank keeps its core until the tick takes it away; yielding when idle gives it
+# back. Here (2 cores, load ~24, runs interleaved, median of 6) 8-byte TCP latency between node pods:
+# bound + polling 23 ms, unbound + polling 6.4 ms, unbound + yielding 3.0 ms; at load ~40 (median of 8)
+# unbound + polling 0.99 ms, unbound + yielding 0.12 ms; a raw TCP socket between the same ranks
+# ~0.02 ms. With a core per rank polling is faster, so it stays the default there.
+YIELD_WHEN_IDLE = "mpi_yield_when_idle"
+MCA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Warnings the nested podman prints on cgroup v1 hosts; kept in the log, not shown.
 ENGINE_NOISE = re.compile(r'level=warning msg="(cannot toggle freezer|lstat |Using cgroups-v1)')
@@ -63,6 +80,8 @@ class JobRequest:
     mounts: list[str] = field(default_factory=list)  # SRC:DST read-only binds into the nested APP
     # Nested only: one `podman run` per rank (the talk's way) instead of the per-node APP sandbox.
     fresh_containers: bool = False
+    mca: dict[str, str] = field(default_factory=dict)  # Open MPI parameters for the ranks (name → value)
+    bind_to: str | None = None  # PRRTE's --bind-to (core, none, …); None: the backend's default
 
 
 def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = None) -> list[str]:
@@ -73,6 +92,11 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
         argv = ["prterun", "--hostfile", c.HOSTFILE_PATH, "-np", str(req.np)]
     if req.map_by:
         argv += ["--map-by", req.map_by]
+    if req.bind_to:
+        argv += ["--bind-to", req.bind_to]
+    # As OMPI_MCA_* in the ranks' environment: prterun's own `--mca` does not reach the ranks' Open MPI
+    # here (PRRTE 3 keeps it; `--mca btl self` across two nodes still ran over TCP).
+    argv += [a for name, value in req.mca.items() for a in ("-x", f"OMPI_MCA_{name}={value}")]
     argv += req.extra_prterun_args
     if req.mode == "nested":
         if not app_ref:
@@ -84,6 +108,26 @@ def prterun_argv(req: JobRequest, app_ref: str | None, native_dir: str | None = 
     if native_dir and "/" not in program:
         program = f"{native_dir}/{program}"
     return [*argv, program, *req.command[1:]]
+
+
+def mca_params(req: JobRequest, backend_name: str, cores: int | None = None) -> dict[str, str]:
+    """The Open MPI parameters the ranks get: the request's, plus yield-when-idle on a local cluster
+    whose ranks are at least as many as this host's cores (unless the request sets it either way)."""
+    for name in req.mca:
+        if not MCA_NAME.fullmatch(name):
+            raise JobError(f"Open MPI parameter name {name!r}: expected lowercase letters, digits and '_'")
+    params = dict(req.mca)
+    shared = cores if cores is not None else len(os.sched_getaffinity(0))
+    if backend_name == "local" and req.np >= shared:
+        params.setdefault(YIELD_WHEN_IDLE, "1")
+    return params
+
+
+def with_backend_defaults(req: JobRequest, backend_name: str, cores: int | None = None) -> JobRequest:
+    """The request as launched: its Open MPI parameters (mca_params) and, on a local cluster, no
+    per-node core binding unless it asks for one."""
+    bind_to = req.bind_to or (LOCAL_BINDING if backend_name == "local" else None)
+    return dataclasses.replace(req, mca=mca_params(req, backend_name, cores), bind_to=bind_to)
 
 
 def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) -> None:
@@ -165,6 +209,7 @@ def run_job(
     if not req.command:
         raise JobError("no command to run (give it after --)")
     check_cluster_name(req.cluster, error=JobError)
+    req = with_backend_defaults(req, backend.name)
     if req.app is not None:
         check_image_ref(req.app, error=JobError, what="APP image")
     spec = backend.spec(req.cluster)

@@ -268,6 +268,8 @@ def bench_view(b: BenchRecord) -> dict[str, object]:
             headline=[sbs.row_cells(r) for r in sbs.rows(b, headline=True)],
             others=[sbs.row_cells(r) for r in sbs.rows(b, headline=False)],
             checks=sbs.check_rows(b),
+            limit=[r.cells() for r in sbs.physical_limit(b)],
+            limit_headers=sbs.PHYSICAL_LIMIT_HEADERS,
             sizes=sbs.size_rows(b),
             skipped=sorted(b.skipped.items()),
             plots=[

@@ -57,6 +57,21 @@ def ratio_bars(record: BenchRecord) -> bytes | None:
     return _png(fig)
 
 
+def raw_lines(record: BenchRecord, workload: str, kind: str) -> dict[str, list[tuple[int, float]]]:
+    """The ping-pong's raw transports (`raw_tcp_lat_8` …) as (size, median) lines: the physical limit
+    drawn under MPI's sweep; the nested model's medians, else the first model measured."""
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for c in record.comparisons:
+        head, _, size = c.figure.rpartition("_")
+        transport = head.removeprefix(sbs.RAW_PREFIX).removesuffix(f"_{kind}")
+        if c.workload != workload or not size.isdigit() or head != f"{sbs.RAW_PREFIX}{transport}_{kind}":
+            continue
+        series = c.columns.get("nested") or next(iter(c.columns.values()), None)
+        if series is not None:
+            lines.setdefault(transport, []).append((int(size), series.median))
+    return {t: sorted(points) for t, points in sorted(lines.items())}
+
+
 def message_size(record: BenchRecord, kind: str, ylabel: str) -> bytes | None:
     """`kind` (lat or bw) against message size, log-log, one panel per workload, one line per model."""
     groups = sbs.sweeps(record, kind)
@@ -75,6 +90,10 @@ def message_size(record: BenchRecord, kind: str, ylabel: str) -> bytes | None:
             low = [p[1].median - min(p[1].samples) for p in points]
             high = [max(p[1].samples) - p[1].median for p in points]
             ax.errorbar(xs, ys, yerr=[low, high], label=model, color=COLOURS[model], marker="o", ms=3)
+        for transport, line in raw_lines(record, workload, kind).items():
+            ax.plot(
+                *zip(*line, strict=True), color="#777777", linestyle="--", label=f"raw {transport} (limit)"
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_title(workload, fontsize=9)

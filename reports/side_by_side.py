@@ -129,13 +129,86 @@ def is_side_by_side(record: BenchRecord) -> bool:
 
 
 def sweeps(record: BenchRecord, kind: str) -> dict[str, list[Comparison]]:
-    """Figures named `<prefix>_<kind>_<bytes>` (e.g. pingpong_lat_8), per workload, by message size."""
+    """Figures named `<prefix>_<kind>_<bytes>` (e.g. pingpong_lat_8), per workload, by message size;
+    the raw transports' figures (`raw_tcp_lat_8`, see physical_limit) are not MPI's and stay out."""
     found: dict[str, list[Comparison]] = {}
     for c in record.comparisons:
         head, _, size = c.figure.rpartition("_")
-        if size.isdigit() and head.endswith(f"_{kind}"):
+        if size.isdigit() and head.endswith(f"_{kind}") and not c.figure.startswith(RAW_PREFIX):
             found.setdefault(c.workload, []).append(c)
     return {w: sorted(cs, key=lambda c: int(c.figure.rpartition("_")[2])) for w, cs in found.items()}
+
+
+RAW_PREFIX = "raw_"
+RAW_TRANSPORTS = ("shm", "tcp")  # shm first: on one node MPI moves messages through shared memory
+PHYSICAL_LIMIT_HEADERS = [
+    "workload",
+    "np",
+    "model",
+    "bytes",
+    "MPI lat us",
+    "raw lat us",
+    "MPI ÷ raw lat",
+    "MPI MB/s",
+    "raw MB/s",
+    "raw ÷ MPI bw",
+    "raw via",
+]
+
+
+@dataclass(frozen=True)
+class LimitRow:
+    """One message size of one model: MPI's median beside the raw transport's, same ranks and run."""
+
+    workload: str
+    np: int
+    model: str
+    bytes: int
+    mpi_lat: float
+    raw_lat: float
+    mpi_bw: float
+    raw_bw: float
+    transport: str  # the raw transport read against: shm when the ranks shared a node, else tcp
+
+    def cells(self) -> list[str]:
+        # Both ratios read "times worse than the limit": latency MPI ÷ raw, bandwidth raw ÷ MPI.
+        return [
+            self.workload,
+            str(self.np),
+            self.model,
+            str(self.bytes),
+            _num(self.mpi_lat),
+            _num(self.raw_lat),
+            f"{self.mpi_lat / self.raw_lat:.2f}",
+            _num(self.mpi_bw),
+            _num(self.raw_bw),
+            f"{self.raw_bw / self.mpi_bw:.2f}",
+            self.transport,
+        ]
+
+
+def physical_limit(record: BenchRecord) -> list[LimitRow]:
+    """`pingpong_lat_B`/`pingpong_bw_B` beside the raw transport measured by the same program between
+    the same ranks (`raw_shm_…` when present, else `raw_tcp_…`), per model, medians."""
+    by_name = {(c.workload, c.np, c.figure): c for c in record.comparisons}
+    out = []
+    for (workload, np, figure), lat in by_name.items():
+        head, _, size = figure.rpartition("_")
+        if head != "pingpong_lat" or not size.isdigit():
+            continue
+        bw = by_name.get((workload, np, f"pingpong_bw_{size}"))
+        for transport in RAW_TRANSPORTS:
+            raw_lat = by_name.get((workload, np, f"raw_{transport}_lat_{size}"))
+            raw_bw = by_name.get((workload, np, f"raw_{transport}_bw_{size}"))
+            if raw_lat is None or raw_bw is None or bw is None:
+                continue
+            for model in MODELS:
+                series = [s.columns.get(model) for s in (lat, raw_lat, bw, raw_bw)]
+                if all(series):
+                    m_lat, r_lat, m_bw, r_bw = (s.median for s in series if s)
+                    out.append(LimitRow(workload, np, model, int(size), m_lat, r_lat, m_bw, r_bw, transport))
+            break
+    return sorted(out, key=lambda r: (r.workload, r.np, MODELS.index(r.model), r.bytes))
 
 
 def scaling(record: BenchRecord) -> dict[tuple[str, str], list[Comparison]]:
@@ -169,6 +242,15 @@ def markdown(record: BenchRecord) -> str:
     rest = rows(record, headline=False)
     if rest:
         parts += ["### Every figure", _table([row_cells(r) for r in rest], heads)]
+    limit = physical_limit(record)
+    if limit:
+        parts += [
+            "### Physical limit: MPI beside the same ping-pong without MPI",
+            "The ping-pong program first measures the same sizes between the same two ranks over a plain "
+            "TCP socket and, on one node, POSIX shared memory (raw via); the ratios say how many times "
+            "MPI is from that limit (latency MPI ÷ raw, bandwidth raw ÷ MPI; medians).",
+            _table([r.cells() for r in limit], PHYSICAL_LIMIT_HEADERS),
+        ]
     checks = check_rows(record)
     if checks:
         failed = sum(1 for c in checks if c.result == "FAIL")

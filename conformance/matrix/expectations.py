@@ -54,3 +54,36 @@ def expected(server: str | None, client: str | None) -> Expectation:
 
 def pmix_levels() -> list[str]:
     return list(_rules().get("pmix_levels", []))
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    """A defect of a PRRTE release that a REC meets, with the setting that works around it."""
+
+    id: str
+    below: str
+    fixed_in: str
+    symptom: str
+    cause: str
+    env: dict[str, str]
+    workaround: str
+
+
+def prrte_known_issues(prrte: str | None) -> list[KnownIssue]:
+    """The known issues of PRRTE `prrte` (a version as labelled on a REC); none for an unknown one."""
+    version = _tuple(prrte or "")
+    if not version:
+        return []
+    return [
+        KnownIssue(
+            id=i["id"],
+            below=i["below"],
+            fixed_in=" ".join(i["fixed_in"].split()),
+            symptom=" ".join(i["symptom"].split()),
+            cause=" ".join(i["cause"].split()),
+            env={k: str(v) for k, v in i["env"].items()},
+            workaround=" ".join(i["workaround"].split()),
+        )
+        for i in _rules().get("prrte_known_issues", [])
+        if version < _tuple(i["below"])
+    ]

@@ -339,6 +339,24 @@ class LocalBackend(ClusterBackend):
         return ClusterSpec.model_validate_json(path.read_text())
 
     # ---- jobs -----------------------------------------------------------------------------
+    def login_argv(self, name: str, argv: Sequence[str], *, tty: bool) -> list[str]:
+        """`podman exec` of argv in the login pod as the unprivileged user, stdin attached (`-i`)
+        like `kubectl exec -i`, with a terminal (`-t`) when the caller has one."""
+        spec = self.spec(name)
+        login = login_pod_name(name)
+        if _state(login) != "running":
+            raise ClusterError(f"login pod {login} is not running")
+        return [
+            "podman",
+            "exec",
+            "-i",
+            *(["-t"] if tty else []),
+            "--user",
+            f"{spec.uid}:{spec.gid}",
+            login,
+            *argv,
+        ]
+
     def login_exec(
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
     ) -> subprocess.Popen[str]:

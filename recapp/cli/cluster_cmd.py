@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -10,7 +11,10 @@ import typer
 from recapp.cli import cluster_render_cmd
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import ClusterError
+from recapp.host import engine
+from recapp.host.names import check_cluster_name
 from recapp.k8s.backends import cluster_backend
+from recapp.k8s.constants import LOGIN_JOB_SUFFIX, NAMESPACE_PREFIX
 from recapp.k8s.spec import load_spec
 
 cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_args_is_help=True)
@@ -81,14 +85,35 @@ def status(
 
 
 @cluster.command("login")
-def login(name: NameOpt) -> None:
-    """A shell in the login pod as the unprivileged user (local backend)."""
-    from recapp.k8s.local.backend import login_pod_name
+def login(
+    name: NameOpt,
+    command: Annotated[
+        list[str] | None, typer.Argument(help="command to run in the login pod (after --); default: a shell")
+    ] = None,
+    backend: BackendOpt = "local",
+) -> None:
+    """Run a command in the login pod as its unprivileged user, like `kubectl exec`: stdin, stdout,
+    stderr and the exit status pass through. Without a command: an interactive shell (needs a terminal)."""
+    check_cluster_name(name, error=ClusterError)  # a bad name is the first thing to hear about
+    interactive = sys.stdin.isatty()
+    if not command and not interactive:
+        raise ClusterError("no command given and stdin is not a terminal: give one after --")
+    if backend == "kubernetes":
+        raise ClusterError(
+            "cluster login is not implemented for the kubernetes backend yet; use kubectl exec -it"
+            f" -n {NAMESPACE_PREFIX}{name} job/{name}{LOGIN_JOB_SUFFIX} -- {' '.join(command or ['bash'])}"
+            " (-n: the namespace you gave to cluster up, if any)"
+        )
+    if backend != "local":
+        raise ClusterError(f"unknown backend {backend!r}: choose local or kubernetes")
+    from recapp.k8s.local.backend import LocalBackend
 
-    spec = cluster_backend("local").spec(name)
-    os.execvp(
-        "podman", ["podman", "exec", "-it", "--user", f"{spec.uid}:{spec.gid}", login_pod_name(name), "bash"]
-    )
+    local = cluster_backend("local")
+    assert isinstance(local, LocalBackend)  # the factory's local backend
+    argv = local.login_argv(name, command or ["bash", "-l"], tty=interactive and sys.stdout.isatty())
+    sys.stdout.flush()
+    # podman exec passes the command's exit status through (125-127: podman's own failures).
+    os.execvpe(argv[0], argv, {**os.environ, **engine.settings().env})
 
 
 @cluster.command("down")

@@ -19,6 +19,14 @@ def run(
     np: Annotated[int, typer.Option("--np", help="number of ranks")],
     app: Annotated[str | None, typer.Option("--app", help="APP image (nested runs)")] = None,
     map_by: Annotated[str | None, typer.Option("--map-by", help="PRRTE mapping, e.g. ppr:2:node")] = None,
+    bind_to: Annotated[
+        str | None,
+        typer.Option(
+            "--bind-to",
+            help="PRRTE binding, e.g. core; default none on a local cluster (its node pods share this "
+            "host's cores), PRRTE's own elsewhere",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds before the job is killed")] = 300,
     native: Annotated[
         bool, typer.Option("--native", help="run the APP's binary natively in the REC")
@@ -31,12 +39,26 @@ def run(
             help="one `podman run` per rank instead of the node's persistent APP sandbox (nested only)",
         ),
     ] = False,
+    mca: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mca",
+            help="Open MPI parameter NAME=VALUE for the ranks (repeatable); on a local cluster with "
+            "ranks >= cores mpi_yield_when_idle=1 is the default",
+        ),
+    ] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="skip rank/size/host verification")] = False,
     record: Annotated[Path | None, typer.Option("--record", help="write the result record here")] = None,
     backend: Annotated[str, typer.Option("--backend")] = "local",
     json_out: Annotated[bool, typer.Option("--json", help="print the result record as JSON")] = False,
 ) -> None:
     """Run COMMAND on NP ranks: prterun in the login pod, each rank nested in the REC via wrap-container."""
+    params = {}
+    for item in mca or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise RecappError(f"--mca wants NAME=VALUE, got {item!r}")
+        params[name] = value
     req = JobRequest(
         cluster=cluster,
         np=np,
@@ -49,6 +71,8 @@ def run(
         fresh_containers=fresh_containers,
         verify=not no_verify,
         record_path=record,
+        mca=params,
+        bind_to=bind_to,
     )
     if native and fresh_containers:
         raise RecappError("--fresh-containers applies to nested jobs only, not with --native")

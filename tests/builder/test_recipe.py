@@ -292,3 +292,30 @@ def test_rank_containers_fresh_must_say_why_and_is_for_recs(tmp_path) -> None:
     rec = load("rec-source")
     assert rec.suite_entry("bookworm").rank_containers == "fresh"
     assert rec.suite_entry("trixie").rank_containers == "sandbox"
+
+
+def test_prrte_mca_settings_say_why_and_stay_plain_words() -> None:
+    from recapp.builder.recipe import SuiteEntry
+
+    with pytest.raises(ValueError, match="prrte_mca needs prrte_mca_why"):
+        SuiteEntry(prrte_mca={"odls_base_max_threads": "0"})
+    for name, value in (("odls base", "0"), ("Odls", "0"), ("odls_base_max_threads", "0\nRUN id")):
+        with pytest.raises(ValueError, match=r"bad (PRRTE MCA parameter name|value)"):
+            SuiteEntry(prrte_mca={name: value}, prrte_mca_why="measured")
+
+
+def test_recs_with_prrte_3_launch_ranks_on_the_progress_thread() -> None:
+    # The hang of issue 16: PRRTE 3.0.x prted loses a rank that exits at once when it forks on a
+    # launch thread. sid's PRRTE 5.0.0rc1 carries the upstream fix and needs nothing.
+    rec = load("rec")
+    assert rec.suite_entry("trixie").prrte_mca == {"odls_base_max_threads": "0"}
+    assert rec.suite_entry("sid").prrte_mca == {}
+    source = load("rec-source")
+    assert source.components["prrte"].startswith("3.")
+    assert all(source.suite_entry(s).prrte_mca == {"odls_base_max_threads": "0"} for s in source.suites)
+
+
+@pytest.mark.parametrize("workload", ["", " ", "\t"])
+def test_an_empty_workload_is_refused_not_taken_for_the_default(workload: str) -> None:
+    with pytest.raises(RecipeError, match=r"^recipe: --workload is empty; name one, e\.g\. --workload mpi"):
+        recipe_name("app", workload)

@@ -120,3 +120,27 @@ def test_parse_levels():
     assert parse_levels("l3, L1") == ["L1", "L3"]
     with pytest.raises(ConformanceError, match="unknown level"):
         parse_levels("L9")
+
+
+def test_prrte_3_and_4_carry_the_lost_rank_hang_and_5_does_not() -> None:
+    from recapp.conformance.matrix.expectations import prrte_known_issues
+
+    for version in ("3.0.8", "3.0.14", "4.1.0"):
+        (issue,) = prrte_known_issues(version)
+        assert issue.id == "prted-loses-short-lived-rank"
+        assert issue.env == {"PRTE_MCA_odls_base_max_threads": "0"}
+        assert "8a730aa" in issue.fixed_in
+    assert prrte_known_issues("5.0.0rc1") == []  # Debian's sid PRRTE has the upstream fix
+    assert prrte_known_issues(None) == []
+    assert prrte_known_issues("unknown") == []
+
+
+def test_the_recs_carry_the_workaround_of_their_prrte_known_issues() -> None:
+    # The data and the recipes must not drift apart: each setting is in the REC that needs it.
+    from recapp.builder.recipe import load
+    from recapp.conformance.matrix.expectations import prrte_known_issues
+
+    (issue,) = prrte_known_issues("3.0.8")
+    wanted = {k.removeprefix("PRTE_MCA_"): v for k, v in issue.env.items()}
+    assert load("rec").suite_entry("trixie").prrte_mca == wanted
+    assert load("rec-source").suite_entry("trixie").prrte_mca == wanted

@@ -71,13 +71,13 @@ def make_cluster(local_backend: LocalBackend, default_images) -> Iterator[Cluste
 
 
 @contextlib.contextmanager
-def module_cluster(rec: str) -> Iterator[ClusterSpec]:
-    """A 2-node cluster of REC `rec`, brought down and checked gone afterwards."""
+def module_cluster(rec: str, nodes: int = 2) -> Iterator[ClusterSpec]:
+    """A cluster of REC `rec` (2 nodes unless told), brought down and checked gone afterwards."""
     backend = LocalBackend()
     spec = load_spec(
         {
             "name": f"rs{secrets.token_hex(3)}",
-            "nodes": 2,
+            "nodes": nodes,
             "slots_per_node": 2,
             "rec_image": rec,
             "ready_timeout_s": 120,
@@ -92,8 +92,8 @@ def module_cluster(rec: str) -> Iterator[ClusterSpec]:
 
 
 @pytest.fixture(scope="session")
-def cluster_of() -> Callable[[str], contextlib.AbstractContextManager[ClusterSpec]]:
-    """`with cluster_of(REC) as spec:` — a module's own 2-node cluster of another REC."""
+def cluster_of() -> Callable[..., contextlib.AbstractContextManager[ClusterSpec]]:
+    """`with cluster_of(REC[, nodes=N]) as spec:` — a module's own cluster (2 nodes unless told)."""
     return module_cluster
 
 

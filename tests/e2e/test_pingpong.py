@@ -1,7 +1,10 @@
 """pingpong nested in the APP sandbox: within one node (shared memory) and across nodes (TCP), every
-payload validated; the corrupt switch makes validation fail and the record says why."""
+payload validated, the raw transports measured beside MPI; the corrupt switch makes validation fail
+and the record says why."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -42,6 +45,12 @@ def test_pingpong_measures_every_size_with_validated_payloads(
         assert bw.unit == "MB/s" and bw.value > 0
     assert record.figures["pingpong_validated"].value == 1.0
     assert record.figures["pingpong_same_node"].value == (1.0 if same_node else 0.0)
+    # The physical limit between the same two ranks: TCP always, shared memory on one node only.
+    raw = {"tcp", "shm"} if same_node else {"tcp"}
+    for transport in ("tcp", "shm"):
+        for size in SIZES:
+            lat = record.figures.get(f"raw_{transport}_lat_{size}")
+            assert (lat is not None and lat.unit == "us" and lat.value > 0) == (transport in raw), transport
 
 
 def test_corrupted_payload_fails_the_job_naming_the_message(shared_cluster, local_backend):
@@ -57,3 +66,17 @@ def test_corrupted_payload_fails_the_job_naming_the_message(shared_cluster, loca
     assert len(reasons) == 1 and "bytes=4194304" in reasons[0] and "offset=4194296" in reasons[0], (
         record.verification.reasons
     )
+
+
+def test_cli_run_json_reports_mpi_beside_raw_tcp_across_two_nodes(shared_cluster, run_recapp):
+    result = run_recapp(
+        "run", "--cluster", shared_cluster.name, "--np", "2", "--app", APP, "--map-by", "ppr:1:node",
+        "--json", "--", "pingpong", timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)["figures"]
+    for name in ("pingpong_lat_8", "raw_tcp_lat_8"):
+        assert figures[name]["unit"] == "us" and figures[name]["value"] > 0, name
+    assert figures["raw_tcp_bw_4194304"]["unit"] == "MB/s" and figures["raw_tcp_bw_4194304"]["value"] > 0
+    assert figures["pingpong_same_node"]["value"] == 0.0 and figures["pingpong_validated"]["value"] == 1.0
+    assert not any(name.startswith("raw_shm_") for name in figures)

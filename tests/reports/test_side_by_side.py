@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from recapp.reports import html, junit, plots, records
 from recapp.reports import side_by_side as sbs
 from recapp.reports.render import render_dir
 
-from .conftest import SAMPLE_JOB_ID, make_job
+from .conftest import SAMPLE_JOB_ID, _comparison, make_job
 
 
 def test_markdown_puts_headline_ratios_before_every_figure(side_by_side):
@@ -98,3 +100,61 @@ def test_render_keeps_sample_jobs_out_of_the_jobs_table(tmp_path, side_by_side):
     jobs_section = md[md.index("## Jobs") :]
     assert "job-own" in jobs_section and SAMPLE_JOB_ID not in jobs_section
     assert md.index("## Summary: ratios of medians") < md.index("## Provenance")
+
+
+def _with_raw(record: records.BenchRecord) -> records.BenchRecord:
+    """The fixture's pingpong-shm sweep with the program's raw shared-memory figures beside it, at
+    half MPI's latency (nested) and the same as MPI (native)."""
+    extra = []
+    for c in record.comparisons:
+        if c.workload == "pingpong-shm":
+            kind = "lat" if "_lat_" in c.figure else "bw"
+            scale = 0.5 if kind == "lat" else 2.0
+            values = {
+                "nested": [c.columns["nested"].median * scale] * 3,
+                "native": c.columns["native"].samples,
+            }
+            extra.append(
+                _comparison(c.workload, c.figure.replace("pingpong_", "raw_shm_"), c.unit, 2, values)
+            )
+    return record.model_copy(update={"comparisons": [*record.comparisons, *extra]})
+
+
+def test_physical_limit_puts_mpi_beside_the_raw_transport_per_model_and_size(side_by_side):
+    rows = sbs.physical_limit(_with_raw(side_by_side))
+    assert [(r.model, r.bytes) for r in rows] == [
+        (m, n) for m in ("nested", "native") for n in (8, 1024, 65536, 4194304)
+    ]
+    nested_8 = rows[0]
+    assert nested_8.transport == "shm" and nested_8.mpi_lat == pytest.approx(1.0016 * 1.05)
+    cells = nested_8.cells()
+    assert cells[6] == "2.00" and cells[9] == "2.00"  # MPI ÷ raw latency, raw ÷ MPI bandwidth
+    assert all(r.cells()[6] == "1.00" for r in rows if r.model == "native")
+    # the raw figures are the limit, not another MPI sweep
+    swept = [c.figure for c in sbs.sweeps(_with_raw(side_by_side), "lat")["pingpong-shm"]]
+    assert swept == [f"pingpong_lat_{n}" for n in (8, 1024, 65536, 4194304)]
+
+
+def test_markdown_shows_the_physical_limit_only_when_raw_figures_exist(side_by_side):
+    assert "Physical limit" not in sbs.markdown(side_by_side)
+    md = sbs.markdown(_with_raw(side_by_side))
+    section = md[md.index("### Physical limit") :]
+    assert "| MPI ÷ raw lat " in section and "| raw via " in section
+    assert re.search(r"\| pingpong-shm +\| 2 +\| nested +\| 8 +\| 1\.052 +\| 0\.5258 +\| 2\.00 ", section)
+
+
+def test_html_page_shows_the_physical_limit_table(side_by_side):
+    assert "Physical limit" not in html.page(benches=[side_by_side])
+    page = html.page(benches=[_with_raw(side_by_side)])
+    section = page[page.index("Physical limit") :]
+    assert "<th>MPI ÷ raw lat</th>" in section and "<td>nested</td>" in section
+
+
+def test_raw_lines_are_drawn_under_the_mpi_sweep(side_by_side):
+    record = _with_raw(side_by_side)
+    lines = plots.raw_lines(record, "pingpong-shm", "lat")
+    assert list(lines) == ["shm"] and [s for s, _ in lines["shm"]] == [8, 1024, 65536, 4194304]
+    assert lines["shm"][0][1] == pytest.approx(1.0016 * 1.05 * 0.5)  # the nested model's median
+    assert plots.raw_lines(side_by_side, "pingpong-shm", "lat") == {}
+    png = plots.message_size(record, "lat", "latency")
+    assert png is not None and png != plots.message_size(side_by_side, "lat", "latency")

@@ -4,6 +4,9 @@ The captures in captured/ are verbatim stdout+stderr of `mpirun -np 2 ./pingpong
 workloads/mpi/src with Open MPI 5.0.7 in a trixie container (numbers from a busy shared machine):
 `pingpong.ok.txt` a clean run, `pingpong.corrupt.txt` with RECAPP_PINGPONG_CORRUPT=1 (rank 1
 flips one bit of its last 4 MiB reply), `pingpong.np3.txt` started on 3 ranks (refused).
+`pingpong.raw-tcp.txt` and `pingpong.raw-shm.txt` are `recapp`-cluster runs of the program with its
+raw transports (nested, Open MPI 5.0.7, a 2-core machine at load ~25): across two node pods, and
+both ranks in one node pod.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ CAPTURED = Path(__file__).parent / "captured"
 OK = (CAPTURED / "pingpong.ok.txt").read_text()
 CORRUPT = (CAPTURED / "pingpong.corrupt.txt").read_text()
 NP3 = (CAPTURED / "pingpong.np3.txt").read_text()
+RAW_TCP = (CAPTURED / "pingpong.raw-tcp.txt").read_text()
+RAW_SHM = (CAPTURED / "pingpong.raw-shm.txt").read_text()
 SIZES = [8, 64, 512, 4096, 32768, 262144, 1048576, 4194304]
 
 
@@ -115,3 +120,66 @@ def test_registered_with_the_job_runner():
     assert "pingpong_validated" in workload_figures(OK)
     assert any("validation failed" in e for e in workload_sanity_errors(CORRUPT))
     assert pingpong_output.TAGS[0] == "PINGPONG_ENV"
+
+
+def test_two_nodes_give_the_raw_tcp_figures_beside_mpi():
+    found = figures(RAW_TCP)
+    for size in SIZES:
+        assert found[f"raw_tcp_lat_{size}"].unit == "us" and found[f"raw_tcp_bw_{size}"].unit == "MB/s"
+        assert found[f"pingpong_lat_{size}"].value > 0
+    assert found["raw_tcp_lat_64"].value == pytest.approx(10.581)
+    assert found["raw_tcp_bw_4194304"].value == pytest.approx(336.712265)
+    assert found["pingpong_lat_8"].value == pytest.approx(1157.122)
+    assert not any(name.startswith("raw_shm_") for name in found)  # no shared memory across nodes
+    assert found["pingpong_same_node"].value == 0.0 and found["pingpong_validated"].value == 1.0
+    assert sanity_errors(RAW_TCP) == []
+
+
+def test_one_node_gives_raw_tcp_and_raw_shm():
+    run = parse(RAW_SHM)
+    assert run is not None and run.validated and run.raw_skipped == {}
+    assert {t: [r.bytes for r in sizes] for t, sizes in run.raw.items()} == {"tcp": SIZES, "shm": SIZES}
+    assert [r.iterations for r in run.raw["shm"]] == [1000, 1000, 1000, 1000, 512, 64, 20, 20]
+    found = figures(RAW_SHM)
+    assert found["raw_shm_lat_8"].value == pytest.approx(0.080)
+    assert found["raw_shm_bw_4194304"].value == pytest.approx(1457.999640)
+    assert found["pingpong_same_node"].value == 1.0
+
+
+def test_raw_echo_that_came_back_changed_fails_validation():
+    line = (
+        "RAWPING transport=tcp bytes=512 iterations=1000 latency_us=11.872 bandwidth_mbs=43.125431 errors=0"
+    )
+    assert line in RAW_TCP
+    bad = RAW_TCP.replace(line, line.replace("errors=0", "errors=3"))
+    assert figures(bad)["pingpong_validated"].value == 0.0
+    assert sanity_errors(bad) == ["raw tcp ping-pong: 3 payload(s) of 512 bytes came back changed"]
+
+
+def test_raw_transport_not_measured_is_reported_but_not_an_error():
+    lines = [ln for ln in RAW_TCP.splitlines() if not ln.startswith("RAWPING ")]
+    lines.insert(3, 'RAWPING_SKIP transport=tcp reason="rank 0 could not connect to any address of rank 1"')
+    skipped = "\n".join(lines)
+    run = parse(skipped)
+    assert run is not None and run.validated and run.raw == {}
+    assert run.raw_skipped == {"tcp": "rank 0 could not connect to any address of rank 1"}
+    found = figures(skipped)
+    assert not any(name.startswith("raw_") for name in found) and found["pingpong_lat_8"].value > 0
+    assert sanity_errors(skipped) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("RAWPING transport=udp bytes=8 iterations=10 latency_us=1 bandwidth_mbs=8 errors=0", "unknown raw"),
+        ("RAWPING transport=tcp bytes=8 iterations=10 latency_us=x bandwidth_mbs=8 errors=0", "unreadable"),
+        ("RAWPING transport=tcp bytes=64 iterations=10 latency_us=1 bandwidth_mbs=64 errors=0", "twice"),
+    ],
+)
+def test_bad_raw_record_is_a_problem(line, problem):
+    first = "RAWPING transport=tcp bytes=8 iterations=1000 latency_us=250.119 bandwidth_mbs=0.031985 errors=0"
+    assert first in RAW_TCP
+    output = RAW_TCP.replace(first, line)
+    errors = sanity_errors(output)
+    assert len(errors) == 1 and problem in errors[0]
+    assert figures(output)["pingpong_validated"].value == 0.0

@@ -8,7 +8,13 @@ prints `PINGPONG_FAIL`. Figures:
 - `pingpong_bw_<bytes>` (MB/s, 10^6 B): bytes / latency;
 - `pingpong_validated`: 1.0 when the run completed and every payload checked, else 0.0;
 - `pingpong_same_node`: 1.0 when both ranks ran on one node (Open MPI's shared-memory transport),
-  0.0 across nodes (TCP here).
+  0.0 across nodes (TCP here);
+- `raw_tcp_lat_<bytes>`, `raw_tcp_bw_<bytes>` (and `raw_shm_…` when both ranks share a node): the
+  same ping-pong between the same two ranks without MPI (`RAWPING` records: a plain TCP socket, a
+  POSIX shared-memory buffer pair), the physical limit MPI's figures are read against.
+
+A raw transport that could not be measured (`RAWPING_SKIP`) gives no figure and no error; a raw
+payload that came back changed fails validation like an MPI one.
 
 Pure functions over text: no containers, no MPI.
 """
@@ -20,7 +26,8 @@ from dataclasses import dataclass, field
 
 from recapp.reports.records import Figure, fields
 
-TAGS = ("PINGPONG_ENV", "PINGPONG", "PINGPONG_FAIL", "PINGPONG_SUMMARY")
+TAGS = ("PINGPONG_ENV", "PINGPONG", "PINGPONG_FAIL", "PINGPONG_SUMMARY", "RAWPING", "RAWPING_SKIP")
+RAW_TRANSPORTS = ("tcp", "shm")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class PingPong:
     failures: list[str] = field(default_factory=list)  # PINGPONG_FAIL lines, as printed
     summary: dict[str, str] | None = None
     problems: list[str] = field(default_factory=list)  # records that could not be read
+    raw: dict[str, list[SizeResult]] = field(default_factory=dict)  # transport → sizes, without MPI
+    raw_skipped: dict[str, str] = field(default_factory=dict)  # transport → why it was not measured
 
     @property
     def validated(self) -> bool:
@@ -55,6 +64,7 @@ class PingPong:
             and s.get("errors") == "0"
             and s.get("sizes") == str(len(self.sizes))
             and all(r.errors == 0 for r in self.sizes)
+            and all(r.errors == 0 for sizes in self.raw.values() for r in sizes)
         )
 
 
@@ -99,14 +109,30 @@ def parse(output: str) -> PingPong | None:
                 run.problems.append(f"unreadable record ({exc}): {line}")
         elif tag == "PINGPONG_FAIL":
             run.failures.append(line)
+        elif tag in ("RAWPING", "RAWPING_SKIP"):
+            _raw_record(run, tag, values, line)
         elif run.summary is not None:
             run.problems.append(f"second PINGPONG_SUMMARY: {line}")
         else:
             run.summary = values
-    seen = [r.bytes for r in run.sizes]
-    if len(set(seen)) != len(seen):
-        run.problems.append(f"message size measured twice: {seen}")
+    for what, sizes in [("", run.sizes), *((f"raw {t} ", s) for t, s in run.raw.items())]:
+        seen = [r.bytes for r in sizes]
+        if len(set(seen)) != len(seen):
+            run.problems.append(f"{what}message size measured twice: {seen}")
     return run
+
+
+def _raw_record(run: PingPong, tag: str, values: dict[str, str], line: str) -> None:
+    transport = values.get("transport", "")
+    if transport not in RAW_TRANSPORTS:
+        run.problems.append(f"unknown raw transport {transport!r}: {line}")
+    elif tag == "RAWPING_SKIP":
+        run.raw_skipped[transport] = values.get("reason", "")
+    else:
+        try:
+            run.raw.setdefault(transport, []).append(_size_result(values))
+        except (KeyError, ValueError) as exc:
+            run.problems.append(f"unreadable record ({exc}): {line}")
 
 
 def figures(output: str) -> dict[str, Figure]:
@@ -117,6 +143,10 @@ def figures(output: str) -> dict[str, Figure]:
     for r in run.sizes:
         found[f"pingpong_lat_{r.bytes}"] = Figure(value=r.latency_us, unit="us")
         found[f"pingpong_bw_{r.bytes}"] = Figure(value=r.bandwidth_mbs, unit="MB/s")
+    for transport, sizes in run.raw.items():
+        for r in sizes:
+            found[f"raw_{transport}_lat_{r.bytes}"] = Figure(value=r.latency_us, unit="us")
+            found[f"raw_{transport}_bw_{r.bytes}"] = Figure(value=r.bandwidth_mbs, unit="MB/s")
     found["pingpong_validated"] = Figure(value=1.0 if run.validated else 0.0, unit="bool")
     if run.peer in ("same_node", "other_node"):
         found["pingpong_same_node"] = Figure(value=1.0 if run.peer == "same_node" else 0.0, unit="bool")
@@ -130,6 +160,12 @@ def sanity_errors(output: str) -> list[str]:
         return []
     errors = [f"pingpong payload validation failed: {line}" for line in run.failures]
     errors += [f"pingpong output: {problem}" for problem in run.problems]
+    errors += [
+        f"raw {transport} ping-pong: {r.errors} payload(s) of {r.bytes} bytes came back changed"
+        for transport, sizes in run.raw.items()
+        for r in sizes
+        if r.errors
+    ]
     if run.summary is None:
         errors.append(f"pingpong did not finish: no PINGPONG_SUMMARY after {len(run.sizes)} message size(s)")
     elif not run.validated and not errors:

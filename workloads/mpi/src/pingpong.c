@@ -16,24 +16,33 @@
  * tells rank 0 so with an empty message; rank 0 starts the clock only after
  * that (OSU-style ping-pongs without validation need no such step).
  *
+ * The physical limit first: before its MPI part the program runs the same ping-pong (sizes,
+ * warm-up, iterations) between the same two ranks without MPI, over a plain TCP socket and, when
+ * both ranks share a node, over POSIX shared memory (raw_link.h says what each is). Reports read
+ * MPI's figures against these.
+ *
  * RECAPP_PINGPONG_CORRUPT=1 in rank 0's environment makes rank 1 flip one bit
  * of the last byte of its last 4 MiB reply, so that validation must fail.
  *
  * Every rank prints   RANK rank=R size=S host=H
  * Rank 0 prints       PINGPONG_ENV size=2 peer=same_node|other_node host=H peer_host=H
+ *                     RAWPING transport=tcp|shm bytes=B iterations=N latency_us=L bandwidth_mbs=W errors=E
+ *                     RAWPING_SKIP transport=tcp|shm reason="R"   (a raw transport not measured)
  *                     PINGPONG bytes=B iterations=N latency_us=L bandwidth_mbs=W errors=E   (one per size)
  *                     PINGPONG_SUMMARY sizes=K messages=M errors=E validated=yes|no status=OK|FAIL
  * A rank that finds a bad payload prints (at most once per size)
  *                     PINGPONG_FAIL rank=R bytes=B iteration=I offset=O expected=X got=Y
  * Exit code: 0 OK, 1 a payload failed validation (on every rank), 2 bad usage.
  */
-#define _POSIX_C_SOURCE 200809L
+/* Linux sockets, getifaddrs and futex for the raw transports (raw_link.h). */
+#define _GNU_SOURCE
 
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "raw_link.h"
 #include "recapp_mpi.h"
 
 static const long PINGPONG_SIZES[] = {8, 64, 512, 4096, 32768, 262144, 1048576, 4194304};
@@ -108,6 +117,158 @@ static void report_fail(int rank, long size, long iteration, long offset, uint64
     fflush(stdout);
 }
 
+/* Rank 0 fills, times the round trip, then compares the echo; rank 1 echoes. Raw transports
+ * carry the same patterns as the MPI part (iteration, size, sender 0). */
+typedef int (*raw_exchange_fn)(void *link, int rank, uint64_t *out, uint64_t *in, long bytes, uint32_t seq);
+
+static void raw_pingpong(const char *transport, void *link, raw_exchange_fn exchange, int rank,
+                         uint64_t *out, uint64_t *in)
+{
+    uint32_t seq = 0;
+    for (int s = 0; s < N_SIZES; s++) {
+        const long bytes = PINGPONG_SIZES[s];
+        const int n_warm = warm_up(bytes), n_timed = iterations(bytes);
+        long errors = 0;
+        double elapsed = 0.0;
+        for (long it = 0; it < n_warm + n_timed; it++) {
+            if (rank == 0) {
+                fill(out, bytes, it, 0);
+            }
+            const double t0 = recapp_now();
+            if (exchange(link, rank, out, in, bytes, ++seq) != 0) {
+                if (rank == 0) {
+                    char why[96];
+                    snprintf(why, sizeof why, "exchange of %ld bytes failed: %s", bytes, strerror(errno));
+                    raw_skip(transport, why);
+                }
+                return;
+            }
+            if (rank == 0) {
+                if (it >= n_warm) {
+                    elapsed += recapp_now() - t0;
+                }
+                uint64_t expected, got;
+                errors += check(in, bytes, it, 0, &expected, &got) >= 0;
+            }
+        }
+        if (rank == 0) {
+            raw_print(transport, bytes, n_timed, elapsed, errors);
+        }
+    }
+}
+
+static int tcp_exchange(void *link, int rank, uint64_t *out, uint64_t *in, long bytes, uint32_t seq)
+{
+    const int fd = *(int *) link;
+    (void) seq;
+    if (rank == 0) {
+        return raw_write_all(fd, out, bytes) || raw_read_all(fd, in, bytes) ? -1 : 0;
+    }
+    return raw_read_all(fd, in, bytes) || raw_write_all(fd, in, bytes) ? -1 : 0;
+}
+
+static int shm_exchange(void *link, int rank, uint64_t *out, uint64_t *in, long bytes, uint32_t seq)
+{
+    struct raw_shm *shm = link;
+    char *to_1 = shm->data, *to_0 = shm->data + MAX_SIZE;
+    if (rank == 0) {
+        memcpy(to_1, out, (size_t) bytes);
+        raw_shm_post(shm, 0, seq);
+        if (raw_shm_wait(shm, 1, seq) != 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        memcpy(in, to_0, (size_t) bytes);
+        return 0;
+    }
+    if (raw_shm_wait(shm, 0, seq) != 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    memcpy(in, to_1, (size_t) bytes);
+    memcpy(to_0, in, (size_t) bytes);
+    raw_shm_post(shm, 1, seq);
+    return 0;
+}
+
+/* A plain TCP connection between the two ranks, addresses exchanged through MPI. */
+static void raw_tcp(int rank, uint64_t *out, uint64_t *in)
+{
+    struct raw_listen_info info;
+    int listener = -1, fd = -1, connected = 0;
+    if (rank == 1) {
+        listener = raw_tcp_listen(&info);
+    }
+    MPI_Bcast(&info, (int) sizeof info, MPI_BYTE, 1, MPI_COMM_WORLD);
+    if (rank == 0 && info.port != 0) {
+        fd = raw_tcp_connect(&info);
+        connected = fd >= 0;
+    }
+    MPI_Bcast(&connected, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rank == 1 && connected) {
+        fd = raw_tcp_accept(listener);
+    }
+    if (listener >= 0) {
+        close(listener);
+    }
+    int ok = connected && fd >= 0, both = 0;
+    MPI_Allreduce(&ok, &both, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (both) {
+        raw_nodelay(fd);
+        raw_pingpong("tcp", &fd, tcp_exchange, rank, out, in);
+    } else if (rank == 0) {
+        raw_skip("tcp", info.port == 0 ? info.reason : "rank 0 could not connect to any address of rank 1");
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* A POSIX shared-memory segment that rank 0 creates and rank 1 maps (one node only). */
+static void raw_shm(int rank, uint64_t *out, uint64_t *in)
+{
+    char name[64] = "";
+    const size_t length = sizeof(struct raw_shm) + 2 * (size_t) MAX_SIZE;
+    struct raw_shm *shm = MAP_FAILED;
+    char why[96] = "";
+    if (rank == 0) {
+        snprintf(name, sizeof name, "/recapp-pingpong-%ld-%ld", (long) getpid(), (long) (recapp_now() * 1e6));
+        const int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || ftruncate(fd, (off_t) length) != 0) {
+            snprintf(why, sizeof why, "shm_open/ftruncate %s: %s", name, strerror(errno));
+            name[0] = '\0';
+        } else {
+            shm = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    MPI_Bcast(name, (int) sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank == 1 && name[0] != '\0') {
+        const int fd = shm_open(name, O_RDWR, 0600);
+        if (fd >= 0) {
+            shm = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            close(fd);
+        }
+    }
+    int ok = shm != MAP_FAILED, both = 0;
+    MPI_Allreduce(&ok, &both, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (rank == 0 && name[0] != '\0') {
+        shm_unlink(name); /* both mapped it (or gave up): nothing left in /dev/shm */
+    }
+    if (both) {
+        raw_pingpong("shm", shm, shm_exchange, rank, out, in);
+    } else if (rank == 0) {
+        raw_skip("shm", why[0] != '\0' ? why : "rank 1 could not map rank 0's segment");
+    }
+    if (shm != MAP_FAILED) {
+        munmap(shm, length);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
 int main(int argc, char **argv)
 {
     int rank, size;
@@ -152,6 +313,12 @@ int main(int argc, char **argv)
     if (out == NULL || in == NULL) {
         fprintf(stderr, "pingpong: rank %d: cannot allocate 2 x %ld bytes\n", rank, MAX_SIZE);
         MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+
+    /* The physical limit first, with the same placement: then MPI. */
+    raw_tcp(rank, out, in);
+    if (strcmp(host, peer_host) == 0) {
+        raw_shm(rank, out, in);
     }
 
     long errors_total = 0, messages = 0;
