@@ -27,7 +27,7 @@ from recapp.host.names import check_image_ref
 from recapp.host.progress import Step
 from recapp.host.runner import run
 from recapp.k8s import objects as o
-from recapp.k8s import render
+from recapp.k8s import pki, render
 from recapp.k8s import security_scan as scan
 from recapp.k8s.spec import load_spec
 from recapp.node import install as node_install
@@ -36,6 +36,7 @@ from recapp.reports.security import SecurityCheck, SecurityReport
 
 AGENT_PORT = protocol.AGENT_PORT
 SECRET_PATH = "/tmp/recapp-security-secret"
+TLS_PATH = "/tmp/recapp-security-tls"  # ca.crt, node.crt/.key, launcher.crt/.key, foreign/…
 REC_NODE_LIB = f"{node_install.PREFIX}/{node_install.LIB_DIR}"
 
 
@@ -122,6 +123,25 @@ def manifest_checks(objects: list[dict[str, Any]]) -> list[SecurityCheck]:
                 items=problems,
             )
         )
+    for template in sm.pod_templates(objects):
+        for check, (ok, detail) in (
+            ("api-token", sm.token_findings(template)),
+            ("resource-limits", sm.resource_findings(template)),
+        ):
+            checks.append(
+                SecurityCheck(
+                    check=check, subject=template.owner, status="PASS" if ok else "FAIL", detail=detail
+                )
+            )
+    for check, findings in (
+        ("pod-security-admission", sm.pod_security_findings(objects)),
+        ("network-policy", sm.network_policy_findings(objects)),
+        ("exec-scope", sm.exec_scope_findings(objects)),
+    ):
+        checks += [
+            SecurityCheck(check=check, subject=f.subject, status="PASS" if f.ok else "FAIL", detail=f.detail)
+            for f in findings
+        ]
     rbac = sm.rbac_findings(objects)
     checks += [
         SecurityCheck(
@@ -166,20 +186,55 @@ def checkov_check(manifests: Path | None, rec: str | None) -> SecurityCheck:
 # --- the launch agent ------------------------------------------------------------------------------
 
 
+def attack_tls_files() -> dict[str, str]:
+    """A throwaway cluster's TLS files as the attack script expects them (relative path -> PEM)."""
+    files: dict[str, str] = {}
+    for where, cluster in (("", "security-report"), ("foreign/", "foreign")):
+        ca = pki.make_ca(cluster, 1)
+        node = pki.issue_node_cert(ca, "node", ["node", "localhost", "127.0.0.1"])
+        launcher = pki.issue_client_cert(ca)
+        files[f"{where}ca.crt"] = ca.cert_pem.decode()
+        for name, issued in (("node", node), ("launcher", launcher)):
+            files[f"{where}{name}.crt"] = issued.cert_pem.decode()
+            files[f"{where}{name}.key"] = issued.key_pem.decode()
+    return files
+
+
 def agent_checks(rec: str, *, timeout_s: float = 30) -> list[SecurityCheck]:
     """Start the REC's own agent in a throwaway container (no network) and attack it on 127.0.0.1."""
     script = Path(agent_attacks.__file__).read_text(encoding="utf-8")
     with containers.running(rec, extra=["--network", "none"]) as ctr:
         containers.podman(
             "exec", ctr, "sh", "-c",
-            f"umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {SECRET_PATH}",
+            f"umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {SECRET_PATH}"
+            f" && mkdir -p {TLS_PATH}/foreign",
         )  # fmt: skip
+        for rel, pem in attack_tls_files().items():
+            run(
+                [
+                    "podman",
+                    "exec",
+                    "-i",
+                    ctr,
+                    "sh",
+                    "-c",
+                    'umask 077; cat > "$1"',
+                    "sh",
+                    f"{TLS_PATH}/{rel}",
+                ],
+                env=engine.settings().env,
+                input=pem,
+                error=ConformanceError,
+                timeout=60,
+            )
+        tls = ["--tls-dir", TLS_PATH, "--tls-name", "node"]
         containers.podman(
             "exec", "-d", ctr, "recapp-agent", "serve", "--port", str(AGENT_PORT), "--bind", "127.0.0.1",
-            "--secret-file", SECRET_PATH,
+            "--secret-file", SECRET_PATH, *tls,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         ping = ["exec", ctr, "recapp-agent", "ping", "--port", str(AGENT_PORT), "--secret-file", SECRET_PATH]
+        ping += tls
         while engine.podman(*ping, check=False).returncode != 0:
             if time.monotonic() > deadline:
                 raise ConformanceError(f"the launch agent of {rec} did not answer within {timeout_s:.0f} s")
@@ -197,6 +252,7 @@ def agent_checks(rec: str, *, timeout_s: float = 30) -> list[SecurityCheck]:
                 "-",
                 str(AGENT_PORT),
                 SECRET_PATH,
+                TLS_PATH,
             ],
             env=engine.settings().env,
             input=script,

@@ -36,8 +36,9 @@ def load_directory(directory: Path) -> list[dict[str, Any]]:
     if not directory.is_dir():
         raise ConformanceError(f"manifests: {directory} is not a directory")
     objects: list[dict[str, Any]] = []
+    patches = _kustomize_patches(directory)
     for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
-        if path.name.startswith("kustomization."):
+        if path.name.startswith("kustomization.") or path.resolve() in patches:
             continue
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
@@ -48,6 +49,22 @@ def load_directory(directory: Path) -> list[dict[str, Any]]:
     if not objects:
         raise ConformanceError(f"manifests: no Kubernetes objects (apiVersion + kind) under {directory}")
     return objects
+
+
+def _kustomize_patches(directory: Path) -> set[Path]:
+    """Files kustomizations use as patches: fragments of objects, not objects (a render's overlays)."""
+    found: set[Path] = set()
+    for kustomization in [*directory.rglob("kustomization.yaml"), *directory.rglob("kustomization.yml")]:
+        try:
+            data = yaml.safe_load(kustomization.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        entries = [*(data.get("patches") or []), *(data.get("patchesStrategicMerge") or [])]
+        for entry in entries:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(path, str):
+                found.add((kustomization.parent / path).resolve())
+    return found
 
 
 def _name(obj: Obj) -> str:
@@ -154,3 +171,86 @@ def rbac_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
             detail += f" (too wide: {', '.join(sorted(set(failing)))})"
         out.append(RbacFinding(_name(obj), kind == "Role" and not failing, detail))
     return out
+
+
+# --- the launch path's hardening (issue 15) --------------------------------------------------------
+
+
+def pod_security_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """Each Namespace enforces a Pod Security level (baseline or restricted)."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") != "Namespace":
+            continue
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        level = labels.get("pod-security.kubernetes.io/enforce")
+        ok = level in ("baseline", "restricted")
+        out.append(RbacFinding(_name(obj), ok, f"enforce: {level or 'none (any pod is admitted)'}"))
+    return out
+
+
+def exec_scope_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """pods/exec, where granted, is limited to named pods (resourceNames)."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        for rule in obj.get("rules") or []:
+            if "pods/exec" not in (rule.get("resources") or []):
+                continue
+            names = list(rule.get("resourceNames") or [])
+            detail = (
+                f"pods/exec on {', '.join(names)}" if names else "pods/exec on every pod of the namespace"
+            )
+            out.append(RbacFinding(_name(obj), bool(names), detail))
+    return out
+
+
+def token_findings(template: PodTemplate) -> tuple[bool, str]:
+    """The API token is not automounted; where a container needs one, only that container mounts it."""
+    pod = template.spec
+    if pod.get("automountServiceAccountToken") is not False:
+        return False, "automountServiceAccountToken not false: every container gets the API token"
+    token_volumes = {
+        v.get("name")
+        for v in pod.get("volumes") or []
+        if any("serviceAccountToken" in s for s in (v.get("projected") or {}).get("sources") or [])
+    }
+    holders = [
+        str(c.get("name"))
+        for c in _containers(pod)
+        if any(m.get("name") in token_volumes for m in c.get("volumeMounts") or [])
+    ]
+    return True, f"API token only in: {', '.join(holders)}" if holders else "no API token in any container"
+
+
+def network_policy_findings(objects: Sequence[Obj]) -> list[RbacFinding]:
+    """Every NetworkPolicy limits ingress and egress, and selects pods by more than shared labels."""
+    out = []
+    policies = [o for o in objects if o.get("kind") == "NetworkPolicy"]
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        types = spec.get("policyTypes") or []
+        by_name = bool((spec.get("podSelector") or {}).get("matchExpressions")) or any(
+            "job-name" in k for k in ((spec.get("podSelector") or {}).get("matchLabels") or {})
+        )
+        problems = [f"no {t}" for t in ("Ingress", "Egress") if t not in types]
+        if not by_name:
+            problems.append("selects pods by shared labels only")
+        detail = "; ".join(problems) or f"{'/'.join(types)}; pods selected by their controller-given names"
+        out.append(RbacFinding(_name(policy), not problems, detail))
+    if not policies:
+        out.append(RbacFinding("(manifests)", False, "no NetworkPolicy: every pod can reach the agents"))
+    return out
+
+
+def resource_findings(template: PodTemplate) -> tuple[bool, str]:
+    """Every container has a memory limit (a runaway rank stops at its pod, not the machine)."""
+    missing = [
+        str(c.get("name"))
+        for c in _containers(template.spec)
+        if "memory" not in (((c.get("resources") or {}).get("limits")) or {})
+    ]
+    if missing:
+        return False, f"no memory limit: {', '.join(missing)}"
+    return True, "every container has a memory limit"

@@ -51,6 +51,13 @@ AGENT_SECRET_KEY: Final = protocol.SECRET_FILE.rpartition("/")[2]  # key in the 
 AGENT_SECRET_FILE: Final = protocol.SECRET_FILE
 AGENT_SECRET_MODE: Final = 0o440  # owner root, group = fsGroup (the rec group): readable by rec only
 AGENT_SECRET_BYTES: Final = 32  # secrets.token_hex(32): 64 hex characters
+# Mutual TLS (k8s/pki.py): files in the same Secret and directory as the shared secret.
+TLS_CA_KEY: Final = protocol.TLS_CA_FILE  # the cluster CA's certificate (its key is never stored)
+TLS_LAUNCHER_CERT_KEY: Final = f"{protocol.ROLE_LAUNCHER}.crt"  # the launcher's pair: login pod only
+TLS_LAUNCHER_KEY_KEY: Final = f"{protocol.ROLE_LAUNCHER}.key"
+TLS_NODE_CERT_SUFFIX: Final = ".crt"  # a node's pair: <pod>.crt and <pod>.key, picked by hostname
+TLS_NODE_KEY_SUFFIX: Final = ".key"
+DEFAULT_CERT_LIFETIME_DAYS: Final = 30
 
 # PRRTE spawns its daemons through `plm_ssh_agent`; each launcher puts its own command there.
 PLM_AGENT_ENV: Final = "PRTE_MCA_plm_ssh_agent"
@@ -75,6 +82,7 @@ ENV_CLUSTER: Final = "RECAPP_CLUSTER"
 ENV_NAMESPACE: Final = "RECAPP_NAMESPACE"
 ENV_AGENT_PORT: Final = "RECAPP_AGENT_PORT"
 ENV_AGENT_SECRET_FILE: Final = "RECAPP_AGENT_SECRET_FILE"
+ENV_AGENT_TLS_DIR: Final = "RECAPP_AGENT_TLS_DIR"
 ENV_IMAGES_DIR: Final = "RECAPP_IMAGES_DIR"
 ENV_HOSTFILE: Final = "RECAPP_HOSTFILE"
 
@@ -84,3 +92,14 @@ DEFAULT_GID: Final = 995
 DEFAULT_SLOTS_PER_NODE: Final = 2
 DEFAULT_READY_TIMEOUT_S: Final = 300
 DEFAULT_STORAGE_SIZE: Final = "10Gi"
+# /dev/shm of a node pod (the APPs share it for MPI shared memory); the runtime's own default is 64 MiB.
+DEFAULT_SHM_SIZE: Final = "1Gi"
+# A node pod's memory limit unless the spec says otherwise: a runaway rank is stopped at its pod, not
+# at the machine. No CPU limit by default (CFS throttling makes MPI's busy-polling ranks stall).
+DEFAULT_MEMORY_LIMIT: Final = "8Gi"
+# Requests only reserve room for the agent and podman themselves; the APP's size is the user's to say.
+DEFAULT_CPU_REQUEST: Final = "250m"
+DEFAULT_MEMORY_REQUEST: Final = "256Mi"
+
+# --- Pod Security admission labels on the namespace recapp creates ------------------------------------
+POD_SECURITY_LEVEL: Final = "baseline"

@@ -3,8 +3,8 @@
 This is the one source of truth: the kustomize renderer writes these objects, the Kubernetes backend
 applies them, and the local backend turns the two pod templates into podman containers.
 
-Apply order (`cluster_objects`): Namespace, ServiceAccount, Role, RoleBinding, NetworkPolicy, Secret,
-Service, StatefulSet (node pods), Job (login pod).
+Apply order (`cluster_objects`): Namespace, ServiceAccount, Role, RoleBinding, NetworkPolicy (nodes),
+NetworkPolicy (login), Secret, Service, StatefulSet (node pods), Job (login pod).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from recapp.errors import ClusterError
 from recapp.k8s import constants as c
+from recapp.k8s import pki
 from recapp.k8s.spec import ClusterSpec
 
 Obj = dict[str, Any]
@@ -93,12 +94,27 @@ def _meta(spec: ClusterSpec, name: str, component: str, *, namespaced: bool = Tr
 # namespace, identity, RBAC
 
 
-def namespace_object(spec: ClusterSpec) -> Obj:
+def pod_security_labels() -> dict[str, str]:
+    """Pod Security admission on the namespace recapp creates: `baseline` enforced, and warned/audited.
+
+    Baseline is the strictest level nested rootless podman fits: `restricted` forbids
+    allowPrivilegeEscalation (newuidmap's file capabilities need it) and adding SETUID/SETGID.
+    With the label, the API server refuses any pod in the namespace that asks for more (privileged,
+    host namespaces, hostPath, Unconfined seccomp), whoever creates it.
+    """
+    level = c.POD_SECURITY_LEVEL
     return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": _meta(spec, spec.namespace, c.COMPONENT_CLUSTER, namespaced=False),
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/audit": level,
     }
+
+
+def namespace_object(spec: ClusterSpec) -> Obj:
+    meta = _meta(spec, spec.namespace, c.COMPONENT_CLUSTER, namespaced=False)
+    meta["labels"] = {**meta["labels"], **pod_security_labels()}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
 def service_account_object(spec: ClusterSpec) -> Obj:
@@ -110,20 +126,29 @@ def service_account_object(spec: ClusterSpec) -> Obj:
     }
 
 
-def role_rules(launcher: str) -> list[Obj]:
+def role_rules(spec: ClusterSpec) -> list[Obj]:
     """The login pod's permissions, namespaced (a Role, never a ClusterRole).
 
     - pods get/list/watch: `recapp-wait-nodes` lists the node pods by label and watches them until
-      every one is Ready, then reads their IPs for hostfile.ip. Nothing else is readable.
-    - kubexec only, pods/exec create+get: `kubectl exec` into a node pod to start a PRRTE daemon.
-      `create` is what the API server checks for SPDY exec (and, from 1.35, for WebSocket exec too);
-      `get` is what 1.30–1.34 API servers check when kubectl ≥ 1.30 opens exec as a WebSocket (an
-      HTTP GET). Without `get` those kubectl versions get a 403 on the upgrade.
+      every one is Ready, then reads their IPs for hostfile.ip. Nothing else is readable. (RBAC
+      cannot narrow `list` by name; reading pod objects of the namespace grants no access to them.)
+    - kubexec only, pods/exec create+get on the node pods by name (`resourceNames`): `kubectl exec`
+      into a node pod to start a PRRTE daemon, and into nothing else, even in a namespace shared
+      with other workloads. `create` is what the API server checks for SPDY exec (and, from 1.35,
+      for WebSocket exec too); `get` is what 1.30–1.34 API servers check when kubectl ≥ 1.30 opens
+      exec as a WebSocket (an HTTP GET). Without `get` those kubectl versions get a 403 on the upgrade.
     The agent launcher needs no exec: daemons are started by the authenticated agent in each node.
     """
     rules: list[Obj] = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
-    if launcher == "kubexec":
-        rules.append({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]})
+    if spec.launcher == "kubexec":
+        rules.append(
+            {
+                "apiGroups": [""],
+                "resources": ["pods/exec"],
+                "resourceNames": node_pod_names(spec),
+                "verbs": ["create", "get"],
+            }
+        )
     return rules
 
 
@@ -132,7 +157,7 @@ def role_object(spec: ClusterSpec) -> Obj:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _meta(spec, role_name(spec), c.COMPONENT_RBAC),
-        "rules": role_rules(spec.launcher),
+        "rules": role_rules(spec),
     }
 
 
@@ -152,8 +177,17 @@ def role_binding_object(spec: ClusterSpec) -> Obj:
 # network isolation
 
 
-def network_policy_name(spec: ClusterSpec) -> str:
-    return spec.name
+# Labels the controllers set and a pod spec does not choose: the StatefulSet names each of its pods,
+# the Job (1.27+) names its pods' job. Policies select the cluster's pods by these, not only by the
+# cluster label any pod in the namespace could carry.
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+DNS_PORTS = ({"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53})
+API_SERVER_PORTS = ({"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443})
+
+
+def network_policy_name(spec: ClusterSpec, component: str) -> str:
+    return f"{spec.name}-{component}"
 
 
 def cluster_pod_selector(spec: ClusterSpec) -> dict[str, str]:
@@ -161,31 +195,86 @@ def cluster_pod_selector(spec: ClusterSpec) -> dict[str, str]:
     return {c.LABEL_CLUSTER: spec.name}
 
 
-def network_policy_object(spec: ClusterSpec) -> Obj:
-    """Only this cluster's own pods may open connections to its pods.
-
-    Any port among them: PRRTE's daemons and prterun talk over ephemeral ports, and so does MPI's TCP
-    transport. Nothing else (another tenant's job, another namespace) reaches the launch agents at
-    all, so the agent's secret is the second wall, not the only one. Egress stays open (the login pod
-    talks to the API server). The local backend realises this as an isolated podman network.
-    """
-    same_cluster = {"matchLabels": cluster_pod_selector(spec)}
+def node_pods_by_name(spec: ClusterSpec) -> Obj:
+    """A podSelector for exactly this cluster's node pods: its labels and the StatefulSet's pod names."""
     return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(spec, network_policy_name(spec), c.COMPONENT_NETWORK),
-        "spec": {
-            "podSelector": same_cluster,
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": same_cluster}]}],
-        },
+        "matchLabels": node_selector(spec),
+        "matchExpressions": [{"key": POD_NAME_LABEL, "operator": "In", "values": node_pod_names(spec)}],
     }
 
 
+def login_pod_by_name(spec: ClusterSpec) -> Obj:
+    """A podSelector for exactly this cluster's login pod: its labels and its Job's name."""
+    return {
+        "matchLabels": {
+            c.LABEL_CLUSTER: spec.name,
+            c.LABEL_COMPONENT: c.COMPONENT_LOGIN,
+            JOB_NAME_LABEL: login_job_name(spec),
+        }
+    }
+
+
+def _dns_egress() -> Obj:
+    # DNS by port, to any address: CoreDNS behind a Service and NodeLocal DNSCache on a link-local
+    # address are both reached; a port-53-only rule keeps the metadata service and the rest closed.
+    return {"ports": [dict(p) for p in DNS_PORTS]}
+
+
+def _api_server_egress(spec: ClusterSpec) -> Obj:
+    rule: Obj = {"ports": [dict(p) for p in API_SERVER_PORTS]}
+    if spec.api_server_cidrs:
+        rule["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in spec.api_server_cidrs]
+    return rule
+
+
+def network_policy_objects(spec: ClusterSpec) -> list[Obj]:
+    """Ingress and egress of the cluster's pods: each other, DNS, and (login pod) the API server.
+
+    - node pods: in from the node pods and the login pod (prterun reaches the agents; PRRTE's daemons
+      and MPI's TCP transport use ephemeral ports among the nodes); out to the same pods (prted calls
+      back to prterun in the login pod) and DNS.
+    - login pod: in from the node pods; out to the node pods, DNS and the API server (wait-nodes, and
+      kubectl for the kubexec launcher).
+    Pods are selected by the names their controllers gave them, not only by the cluster label. So
+    another tenant's pod, a pod in the same namespace that merely copies the labels, the cloud's
+    metadata service and the Internet are out of reach both ways; the agent's mutual TLS is the
+    second wall, not the only one. Only a cluster that enforces NetworkPolicy honours this:
+    `cluster up` probes it (spec.network_policy_probe). The local backend realises it as an
+    isolated podman network.
+    """
+    nodes, login = node_pods_by_name(spec), login_pod_by_name(spec)
+    peers = [{"podSelector": nodes}, {"podSelector": login}]
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(spec, network_policy_name(spec, c.COMPONENT_NODE), c.COMPONENT_NETWORK),
+            "spec": {
+                "podSelector": nodes,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": copy.deepcopy(peers)}],
+                "egress": [{"to": copy.deepcopy(peers)}, _dns_egress()],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(spec, network_policy_name(spec, c.COMPONENT_LOGIN), c.COMPONENT_NETWORK),
+            "spec": {
+                "podSelector": login,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": nodes}]}],
+                "egress": [{"to": [{"podSelector": nodes}]}, _dns_egress(), _api_server_egress(spec)],
+            },
+        },
+    ]
+
+
 def isolates_cluster(objects: list[Obj], spec: ClusterSpec) -> bool:
-    """True when the objects hold a policy admitting only the cluster's own pods to all of them."""
-    wanted = network_policy_object(spec)["spec"]
-    return any(obj.get("kind") == "NetworkPolicy" and obj.get("spec") == wanted for obj in objects)
+    """True when the objects hold the policies admitting only the cluster's own pods to all of them."""
+    wanted = [p["spec"] for p in network_policy_objects(spec)]
+    present = [obj.get("spec") for obj in objects if obj.get("kind") == "NetworkPolicy"]
+    return all(w in present for w in wanted)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -206,14 +295,44 @@ def check_agent_secret(value: str) -> str:
     return value
 
 
-def agent_secret_object(spec: ClusterSpec, agent_secret: str) -> Obj:
-    """The shared secret node agents and the login pod's launcher authenticate with."""
+def new_credentials(spec: ClusterSpec) -> pki.ClusterCredentials:
+    """A fresh CA (its key dropped), a certificate per node pod and one for the launcher."""
+    return pki.cluster_credentials(
+        spec.name, node_pod_names(spec), nodes_service_name(spec), spec.namespace, spec.cert_lifetime_days
+    )
+
+
+def node_cert_key(pod: str) -> str:
+    return f"{pod}{c.TLS_NODE_CERT_SUFFIX}"
+
+
+def node_key_key(pod: str) -> str:
+    return f"{pod}{c.TLS_NODE_KEY_SUFFIX}"
+
+
+def tls_files(credentials: pki.ClusterCredentials) -> dict[str, str]:
+    """Secret key -> PEM text: the CA certificate, every node's pair, the launcher's pair."""
+    files = {c.TLS_CA_KEY: credentials.ca_pem.decode()}
+    for pod, issued in sorted(credentials.nodes.items()):
+        files[node_cert_key(pod)] = issued.cert_pem.decode()
+        files[node_key_key(pod)] = issued.key_pem.decode()
+    files[c.TLS_LAUNCHER_CERT_KEY] = credentials.launcher.cert_pem.decode()
+    files[c.TLS_LAUNCHER_KEY_KEY] = credentials.launcher.key_pem.decode()
+    return files
+
+
+def agent_secret_object(spec: ClusterSpec, agent_secret: str, credentials: pki.ClusterCredentials) -> Obj:
+    """What node agents and the login pod's launcher authenticate with: mutual TLS, and the shared
+    secret inside the tunnel (defence in depth: the request's HMAC, and the agent's proof back)."""
+    missing = sorted(set(node_pod_names(spec)) - set(credentials.nodes))
+    if missing:
+        raise ClusterError(f"TLS credentials: no certificate for {', '.join(missing)}")
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _meta(spec, agent_secret_name(spec), c.COMPONENT_AGENT),
         "type": "Opaque",
-        "stringData": {c.AGENT_SECRET_KEY: check_agent_secret(agent_secret)},
+        "stringData": {c.AGENT_SECRET_KEY: check_agent_secret(agent_secret), **tls_files(credentials)},
     }
 
 
@@ -257,9 +376,10 @@ def pod_security_context(spec: ClusterSpec) -> Obj:
     seccompProfile is explicit. Nested rootless podman needs unshare/clone with new namespaces
     (CLONE_NEWUSER first), mount, umount2, setns and pivot_root. CRI-O's RuntimeDefault (the
     containers/common profile) allows them; containerd's RuntimeDefault (moby's profile) allows those
-    only to holders of CAP_SYS_ADMIN, so on containerd nodes give `seccomp_localhost_profile`: a
-    profile in the kubelet's seccomp directory that is RuntimeDefault plus these syscalls. Unconfined
-    is never used (it fails the Pod Security baseline).
+    only to holders of CAP_SYS_ADMIN, so on containerd nodes give `seccomp_localhost_profile`: recapp
+    ships that profile as k8s/seccomp/recapp-nested-podman.json (containers/common's, each syscall
+    beyond moby's explained in k8s/seccomp/README.md) for the kubelet's seccomp directory.
+    Unconfined is never used (it fails the Pod Security baseline).
     """
     seccomp: Obj = {"type": "RuntimeDefault"}
     if spec.seccomp_localhost_profile is not None:
@@ -318,13 +438,24 @@ def _env(pairs: list[tuple[str, str]]) -> list[Obj]:
     return [{"name": k, "value": v} for k, v in pairs]
 
 
-def _agent_secret_volume(spec: ClusterSpec) -> Obj:
+def _agent_secret_volume(spec: ClusterSpec, component: str) -> Obj:
+    """The Secret's files a pod needs: node pods the node pairs, the login pod the launcher's pair.
+
+    Node pods share one template (a StatefulSet), so each holds every node's pair and its agent picks
+    its own by hostname: a node pod can answer for a peer, but it cannot launch (only the launcher's
+    certificate may, and only the login pod mounts it).
+    """
+    keys = [c.AGENT_SECRET_KEY, c.TLS_CA_KEY]
+    if component == c.COMPONENT_NODE:
+        keys += [k for pod in node_pod_names(spec) for k in (node_cert_key(pod), node_key_key(pod))]
+    else:
+        keys += [c.TLS_LAUNCHER_CERT_KEY, c.TLS_LAUNCHER_KEY_KEY]
     return {
         "name": c.AGENT_SECRET_VOLUME,
         "secret": {
             "secretName": agent_secret_name(spec),
             "defaultMode": c.AGENT_SECRET_MODE,  # root:<fsGroup> 0440: the rec group reads it, no one else
-            "items": [{"key": c.AGENT_SECRET_KEY, "path": c.AGENT_SECRET_KEY}],
+            "items": [{"key": key, "path": key} for key in keys],
         },
     }
 
@@ -363,13 +494,17 @@ def _pod_spec_options(spec: ClusterSpec, pod_spec: Obj) -> Obj:
 
 
 def agent_command(spec: ClusterSpec) -> list[str]:
-    return ["recapp-agent", "serve", "--port", str(spec.agent_port), "--secret-file", c.AGENT_SECRET_FILE]
+    return [
+        "recapp-agent", "serve", "--port", str(spec.agent_port), "--secret-file", c.AGENT_SECRET_FILE,
+        "--tls-dir", c.AGENT_SECRET_DIR,
+    ]  # fmt: skip
 
 
 def agent_ping_command(spec: ClusterSpec) -> list[str]:
+    """The readiness probe: the node's own pair as client, the agent checked against the pod's hostname."""
     return [
         "recapp-agent", "ping", "--host", "127.0.0.1", "--port", str(spec.agent_port),
-        "--secret-file", c.AGENT_SECRET_FILE,
+        "--secret-file", c.AGENT_SECRET_FILE, "--tls-dir", c.AGENT_SECRET_DIR,
     ]  # fmt: skip
 
 
@@ -379,6 +514,7 @@ def node_env(spec: ClusterSpec) -> list[Obj]:
             (c.ENV_CLUSTER, spec.name),
             (c.ENV_AGENT_PORT, str(spec.agent_port)),
             (c.ENV_AGENT_SECRET_FILE, c.AGENT_SECRET_FILE),
+            (c.ENV_AGENT_TLS_DIR, c.AGENT_SECRET_DIR),
             (c.ENV_IMAGES_DIR, c.IMAGES_MOUNT),
             # The nested podman warns on every call on cgroup v1 hosts; the warning is not actionable.
             ("PODMAN_IGNORE_CGROUPSV1_WARNING", "1"),
@@ -395,7 +531,7 @@ def _node_volumes(spec: ClusterSpec) -> list[Obj]:
         volumes.append({"name": c.STORAGE_VOLUME, "emptyDir": {}})
     volumes += [
         {"name": c.IMAGES_VOLUME, "emptyDir": {}},
-        _agent_secret_volume(spec),
+        _agent_secret_volume(spec, c.COMPONENT_NODE),
         # The APP shares the REC's /dev/shm (-v /dev/shm:/dev/shm) for MPI shared-memory transport;
         # the container runtime's default is only 64 MiB.
         {"name": c.SHM_VOLUME, "emptyDir": shm},
@@ -519,6 +655,7 @@ def wait_nodes_command(spec: ClusterSpec) -> list[str]:
         "--slots", str(spec.slots_per_node),
         "--out", c.HOSTFILE_DIR,
         "--timeout", str(spec.ready_timeout_s),
+        "--owner", node_statefulset_name(spec),
     ]  # fmt: skip
 
 
@@ -537,6 +674,7 @@ def login_env(spec: ClusterSpec) -> list[Obj]:
         (c.ENV_NAMESPACE, spec.namespace),
         (c.ENV_AGENT_PORT, str(spec.agent_port)),
         (c.ENV_AGENT_SECRET_FILE, c.AGENT_SECRET_FILE),
+        (c.ENV_AGENT_TLS_DIR, c.AGENT_SECRET_DIR),
         (c.ENV_HOSTFILE, c.HOSTFILE_PATH),
     ]
     plm_agent = plm_agent_for(spec.launcher)
@@ -545,16 +683,54 @@ def login_env(spec: ClusterSpec) -> list[Obj]:
     return _env(pairs)
 
 
+# The login pod's containers are small and known: prterun and its launchers, a pod lister.
+LOGIN_RESOURCES: Obj = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}
+WAIT_NODES_RESOURCES: Obj = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+
+SA_TOKEN_VOLUME = "api-token"
+SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SA_TOKEN_SECONDS = 3600  # the kubelet renews it at 80 %; kubectl and wait-nodes re-read the file
+
+
+def api_token_volume() -> Obj:
+    """The ServiceAccount token as automounting would give it, but mounted only where needed.
+
+    The pod sets automountServiceAccountToken false, so the login container (where users' jobs run)
+    holds no API token with the agent launcher; only wait-nodes (and, for kubexec, kubectl in the
+    login container) mount this volume.
+    """
+    return {
+        "name": SA_TOKEN_VOLUME,
+        "projected": {
+            "defaultMode": 0o440,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": SA_TOKEN_SECONDS}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "downwardAPI": {
+                        "items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]
+                    }
+                },
+            ],
+        },
+    }
+
+
 def login_pod_spec(spec: ClusterSpec) -> Obj:
     """The login pod: waits for the nodes (init), then idles as the place jobs are started from."""
     hostfile_mount = {"name": c.HOSTFILE_VOLUME, "mountPath": c.HOSTFILE_DIR}
+    token_mount = {"name": SA_TOKEN_VOLUME, "mountPath": SA_TOKEN_DIR, "readOnly": True}
+    login_mounts = [{**hostfile_mount, "readOnly": True}, _agent_secret_mount()]
+    if spec.launcher == "kubexec":
+        login_mounts.append(dict(token_mount))
     wait_nodes: Obj = {
         "name": c.WAIT_NODES_CONTAINER,
         "image": spec.rec_image,
         "imagePullPolicy": spec.image_pull_policy,
         "command": wait_nodes_command(spec),
         "securityContext": restricted_container_security_context(),
-        "volumeMounts": [hostfile_mount],
+        "resources": copy.deepcopy(WAIT_NODES_RESOURCES),
+        "volumeMounts": [hostfile_mount, token_mount],
     }
     login: Obj = {
         "name": c.LOGIN_CONTAINER,
@@ -566,19 +742,24 @@ def login_pod_spec(spec: ClusterSpec) -> Obj:
         "command": list(c.LOGIN_INIT_COMMAND),
         "env": login_env(spec),
         "securityContext": restricted_container_security_context(),
-        "volumeMounts": [{**hostfile_mount, "readOnly": True}, _agent_secret_mount()],
+        "resources": copy.deepcopy(LOGIN_RESOURCES),
+        "volumeMounts": login_mounts,
     }
     pod_spec: Obj = {
         "serviceAccountName": service_account_name(spec),
-        # wait-nodes (and kubexec) need the ServiceAccount token.
-        "automountServiceAccountToken": True,
+        # Only wait-nodes (and kubexec's kubectl) need the ServiceAccount token: see api_token_volume.
+        "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 5,
         "securityContext": pod_security_context(spec),
         "initContainers": [wait_nodes],
         "containers": [login],
-        "volumes": [{"name": c.HOSTFILE_VOLUME, "emptyDir": {}}, _agent_secret_volume(spec)],
+        "volumes": [
+            {"name": c.HOSTFILE_VOLUME, "emptyDir": {}},
+            _agent_secret_volume(spec, c.COMPONENT_LOGIN),
+            api_token_volume(),
+        ],
     }
     return _pod_spec_options(spec, pod_spec)
 
@@ -605,16 +786,23 @@ def login_job_object(spec: ClusterSpec) -> Obj:
 # the whole cluster, and accessors for backends
 
 
-def cluster_objects(spec: ClusterSpec, *, agent_secret: str | None = None) -> list[Obj]:
-    """All objects of the cluster, in apply order. A fresh agent secret is made unless one is given."""
+def cluster_objects(
+    spec: ClusterSpec,
+    *,
+    agent_secret: str | None = None,
+    credentials: pki.ClusterCredentials | None = None,
+) -> list[Obj]:
+    """All objects of the cluster, in apply order. A fresh agent secret and fresh TLS credentials are
+    made unless given (objects are a pure function of spec, secret and credentials)."""
     secret = new_agent_secret() if agent_secret is None else agent_secret
+    creds = new_credentials(spec) if credentials is None else credentials
     return [
         namespace_object(spec),
         service_account_object(spec),
         role_object(spec),
         role_binding_object(spec),
-        network_policy_object(spec),
-        agent_secret_object(spec, secret),
+        *network_policy_objects(spec),
+        agent_secret_object(spec, secret, creds),
         nodes_service_object(spec),
         node_statefulset_object(spec),
         login_job_object(spec),
@@ -650,3 +838,9 @@ def agent_secret_value(objects: list[Obj]) -> str:
     """The agent secret carried by the Secret object."""
     secret = find_object(objects, "Secret", c.COMPONENT_AGENT)
     return str(secret["stringData"][c.AGENT_SECRET_KEY])
+
+
+def agent_secret_files(objects: list[Obj]) -> dict[str, str]:
+    """Every file of the Secret object (secret, CA certificate, node and launcher pairs)."""
+    secret = find_object(objects, "Secret", c.COMPONENT_AGENT)
+    return {str(k): str(v) for k, v in secret["stringData"].items()}

@@ -4,12 +4,13 @@
       .recapp-render            marker: recapp wrote this directory and may rewrite it
       base/                     one YAML per object + kustomization.yaml; the agent Secret comes from
         agent-secret            a secretGenerator reading this file (mode 0600)
+        tls/                    and these: the cluster CA's certificate, node and launcher pairs (0600)
       overlays/agent/           the default launcher: base as is
       overlays/kubexec/         adds pods/exec to the Role, points PRRTE at the kubexec script
 
-Output is byte-identical for identical input (spec + agent secret). The agent secret survives
-re-rendering: when no secret is given and base/agent-secret exists, it is kept, so a secret the user
-rotated stays rotated.
+Output is byte-identical for identical input (spec + agent secret + TLS credentials). The agent
+secret and the TLS files survive re-rendering: when none are given and base/ holds them, they are
+kept, so a secret the user rotated stays rotated and the pods' certificates stay valid.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import yaml
 from recapp.errors import ClusterError
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
+from recapp.k8s import pki
 from recapp.k8s.spec import ClusterSpec
 
 MARKER_FILE = ".recapp-render"
 AGENT_SECRET_FILE = "agent-secret"
+TLS_DIR = "tls"
 OVERLAYS = ("agent", "kubexec")
 _OWNED_DIRS = ("base", "overlays")
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
@@ -61,17 +64,23 @@ def overlay_dir(out_dir: Path, launcher: str) -> Path:
     return out_dir / "overlays" / launcher
 
 
-def _resource_file_name(obj: dict[str, Any]) -> str:
-    return f"{obj['kind'].lower()}.yaml"
+def _resource_file_name(obj: dict[str, Any], objects: list[dict[str, Any]]) -> str:
+    """`<kind>.yaml`, or `<kind>-<name>.yaml` for a kind the cluster has more than one of."""
+    kind = obj["kind"].lower()
+    if sum(other["kind"] == obj["kind"] for other in objects) > 1:
+        return f"{kind}-{obj['metadata']['name']}.yaml"
+    return f"{kind}.yaml"
 
 
 def _base_files(spec: ClusterSpec, objects: list[dict[str, Any]], secret: str) -> dict[str, str]:
     resources = [obj for obj in objects if obj["kind"] != "Secret"]  # the Secret is generated, see below
-    names = [_resource_file_name(obj) for obj in resources]
+    names = [_resource_file_name(obj, resources) for obj in resources]
     if len(set(names)) != len(names):
         raise ClusterError("render: two objects of one kind; file names would collide")
     files = {f"base/{name}": _dump(obj) for name, obj in zip(names, resources, strict=True)}
     secret_obj = o.find_object(objects, "Secret", c.COMPONENT_AGENT)
+    tls = {k: v for k, v in o.agent_secret_files(objects).items() if k != c.AGENT_SECRET_KEY}
+    tls_keys = sorted(tls)
     kustomization = {
         "apiVersion": _KUSTOMIZE_API,
         "kind": "Kustomization",
@@ -81,7 +90,8 @@ def _base_files(spec: ClusterSpec, objects: list[dict[str, Any]], secret: str) -
                 "name": secret_obj["metadata"]["name"],
                 "namespace": spec.namespace,
                 "type": secret_obj["type"],
-                "files": [f"{c.AGENT_SECRET_KEY}={AGENT_SECRET_FILE}"],
+                "files": [f"{c.AGENT_SECRET_KEY}={AGENT_SECRET_FILE}"]
+                + [f"{key}={TLS_DIR}/{key}" for key in tls_keys],
                 "options": {
                     # A stable name: pods reference `<name>-agent`, and a Job's pod template cannot be
                     # changed after creation, so a hash suffix would make every rotation a redeploy.
@@ -93,6 +103,7 @@ def _base_files(spec: ClusterSpec, objects: list[dict[str, Any]], secret: str) -
     }
     files["base/kustomization.yaml"] = _header(spec) + _dump(kustomization)
     files[f"base/{AGENT_SECRET_FILE}"] = secret
+    files.update({f"base/{TLS_DIR}/{key}": text for key, text in tls.items()})
     return files
 
 
@@ -110,23 +121,31 @@ def _kubexec_patches(spec: ClusterSpec, kubexec_objects: list[dict[str, Any]]) -
         x for x in job["spec"]["template"]["spec"]["containers"] if x["name"] == c.LOGIN_CONTAINER
     )
     plm_env = [e for e in container["env"] if e["name"] == c.PLM_AGENT_ENV]
+    token_mount = [m for m in container["volumeMounts"] if m["name"] == o.SA_TOKEN_VOLUME]
     job_patch = {
         "apiVersion": job["apiVersion"],
         "kind": "Job",
         "metadata": {"name": job["metadata"]["name"], "namespace": spec.namespace},
-        # containers merge by name and env by name, so only this one variable changes.
-        "spec": {"template": {"spec": {"containers": [{"name": c.LOGIN_CONTAINER, "env": plm_env}]}}},
+        # containers merge by name, env by name and volumeMounts by path: this variable and kubectl's
+        # API token are all that change.
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": c.LOGIN_CONTAINER, "env": plm_env, "volumeMounts": token_mount}]
+                }
+            }
+        },
     }
     return {"role-rules.yaml": _dump(role_patch), "login-launcher.yaml": _dump(job_patch)}
 
 
-def layout_files(spec: ClusterSpec, agent_secret: str) -> dict[str, str]:
+def layout_files(spec: ClusterSpec, agent_secret: str, credentials: pki.ClusterCredentials) -> dict[str, str]:
     """Every file of the layout, relative path -> text (pure; `render_kustomize` writes them)."""
     agent_objects = o.cluster_objects(
-        spec.model_copy(update={"launcher": "agent"}), agent_secret=agent_secret
+        spec.model_copy(update={"launcher": "agent"}), agent_secret=agent_secret, credentials=credentials
     )
     kubexec_objects = o.cluster_objects(
-        spec.model_copy(update={"launcher": "kubexec"}), agent_secret=agent_secret
+        spec.model_copy(update={"launcher": "kubexec"}), agent_secret=agent_secret, credentials=credentials
     )
     files = _base_files(spec, agent_objects, agent_secret)
     files["overlays/agent/kustomization.yaml"] = _dump(
@@ -166,7 +185,27 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def render_kustomize(spec: ClusterSpec, out_dir: Path, *, agent_secret: str | None = None) -> list[Path]:
+def _kept_credentials(spec: ClusterSpec, tls_dir: Path) -> pki.ClusterCredentials | None:
+    """The TLS files of an earlier render, if they are complete for this spec's pods."""
+    pods = o.node_pod_names(spec)
+    keys = [c.TLS_CA_KEY, c.TLS_LAUNCHER_CERT_KEY, c.TLS_LAUNCHER_KEY_KEY]
+    keys += [k for pod in pods for k in (o.node_cert_key(pod), o.node_key_key(pod))]
+    if not all((tls_dir / key).is_file() for key in keys):
+        return None
+    read = {key: (tls_dir / key).read_bytes() for key in keys}
+    try:
+        return pki.credentials_from_files(read, pods)
+    except ValueError as exc:
+        raise ClusterError(f"render: {tls_dir}: {exc}") from exc
+
+
+def render_kustomize(
+    spec: ClusterSpec,
+    out_dir: Path,
+    *,
+    agent_secret: str | None = None,
+    credentials: pki.ClusterCredentials | None = None,
+) -> list[Path]:
     """Write the kustomize layout for `spec` to out_dir and return the files written, sorted.
 
     Refuses a non-empty out_dir that recapp did not write. In one it did write, base/ and overlays/
@@ -182,7 +221,9 @@ def render_kustomize(spec: ClusterSpec, out_dir: Path, *, agent_secret: str | No
         except ClusterError as exc:
             raise ClusterError(f"render: {secret_path}: {exc}") from exc
     secret = o.check_agent_secret(agent_secret if agent_secret is not None else o.new_agent_secret())
-    files = layout_files(spec, secret)
+    if credentials is None and earlier:
+        credentials = _kept_credentials(spec, out_dir / "base" / TLS_DIR)
+    files = layout_files(spec, secret, credentials or o.new_credentials(spec))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for owned in _OWNED_DIRS:
@@ -196,7 +237,7 @@ def render_kustomize(spec: ClusterSpec, out_dir: Path, *, agent_secret: str | No
     for rel, text in sorted(files.items()):
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if rel == f"base/{AGENT_SECRET_FILE}":
+        if rel == f"base/{AGENT_SECRET_FILE}" or rel.startswith(f"base/{TLS_DIR}/"):
             _write_private(path, text)
         else:
             path.write_text(text, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -28,6 +29,7 @@ _PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 Launcher = Literal["agent", "podexec", "kubexec"]
 Storage = Literal["volume", "emptyDir"]
+NetworkPolicyProbe = Literal["refuse", "warn", "skip"]
 PullPolicy = Literal["IfNotPresent", "Never", "Always"]
 
 
@@ -81,7 +83,14 @@ class ClusterSpec(BaseModel):
     rec_image: str = Field(description="the REC image, run by node and login pods")
     uid: int = Field(default=c.DEFAULT_UID, ge=1, le=2**31 - 1, description="the rec user (never root)")
     gid: int = Field(default=c.DEFAULT_GID, ge=1, le=2**31 - 1, description="the rec group")
-    resources: Resources | None = None
+    # A given `resources` replaces the default whole (then no memory limit unless it says one).
+    resources: Resources | None = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceAmounts(cpu=c.DEFAULT_CPU_REQUEST, memory=c.DEFAULT_MEMORY_REQUEST),
+            limits=ResourceAmounts(memory=c.DEFAULT_MEMORY_LIMIT),
+        ),
+        description="node container requests/limits; default: small requests, a memory limit, no CPU limit",
+    )
     launcher: Launcher = Field(default="agent", description="how PRRTE starts its daemons on the nodes")
     namespace: str = Field(default="", description="default: recapp-<name>")
     agent_port: int = Field(default=c.DEFAULT_AGENT_PORT, ge=1024, le=65535)
@@ -90,9 +99,26 @@ class ClusterSpec(BaseModel):
     storage_size: str = Field(default=c.DEFAULT_STORAGE_SIZE, description="size of each node's storage")
     storage_class: str | None = Field(default=None, description="StorageClass of the storage PVCs")
     image_pull_policy: PullPolicy = "IfNotPresent"
-    shm_size: str | None = Field(default=None, description="sizeLimit of the /dev/shm emptyDir")
+    shm_size: str | None = Field(default=c.DEFAULT_SHM_SIZE, description="sizeLimit of the /dev/shm emptyDir")
     # Security options (see objects.py for why each exists).
-    user_namespace: bool = Field(default=False, description="run pods with hostUsers: false")
+    user_namespace: bool | None = Field(
+        default=None,
+        description="run pods with hostUsers: false; unset: where the cluster supports it (detected)",
+    )
+    cert_lifetime_days: int = Field(
+        default=c.DEFAULT_CERT_LIFETIME_DAYS,
+        ge=1,
+        le=365,
+        description="TLS certificates' lifetime",
+    )
+    network_policy_probe: NetworkPolicyProbe = Field(
+        default="refuse",
+        description="cluster up: a pod outside the cluster must not reach an agent (refuse/warn/skip)",
+    )
+    api_server_cidrs: list[str] = Field(
+        default_factory=list,
+        description="login pod's egress to the API server; empty: any address, ports 443/6443",
+    )
     seccomp_localhost_profile: str | None = Field(
         default=None, description="a Localhost seccomp profile instead of RuntimeDefault"
     )
@@ -136,6 +162,16 @@ class ClusterSpec(BaseModel):
     def _shm_size(cls, value: str | None) -> str | None:
         if value is not None and not _QUANTITY.fullmatch(value):
             raise ValueError("must be a Kubernetes quantity such as 1Gi")
+        return value
+
+    @field_validator("api_server_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or CIDR such as 10.0.0.1/32") from None
         return value
 
     @field_validator("storage_class")

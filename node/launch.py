@@ -9,8 +9,15 @@ spaces into one command line; the agent parses it (it never starts a shell) and 
 allowed programs (prted). ssh options are accepted and ignored, -n excepted (stdin from
 /dev/null); `user@HOST` is accepted and the user ignored: the agent runs as its own user.
 
+The connection is mutual TLS 1.3: recapp-launch presents the launcher's certificate and checks
+that the agent's certificate, issued by the cluster's CA, names HOST (so HOST must be a name from
+the hostfile, not an address). A node that closes the connection before the TLS handshake ends
+(its login slots are full) is retried until the connect timeout; a certificate that does not
+verify is not.
+
 Environment:
     RECAPP_AGENT_SECRET_FILE      shared secret (default: protocol.SECRET_FILE)
+    RECAPP_AGENT_TLS_DIR          ca.crt, launcher.crt and launcher.key (default: protocol.TLS_DIR)
     RECAPP_AGENT_PORT             the agent's TCP port (default: protocol.AGENT_PORT)
     RECAPP_AGENT_CONNECT_TIMEOUT  seconds to connect and authenticate (default 10)
     RECAPP_AGENT_LOST_AFTER       seconds without a frame from the agent before the node is
@@ -27,11 +34,14 @@ The wire protocol is in protocol.py.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
+import time
 
 from . import protocol as p
 from .sshargs import Target, UsageError, parse_ssh_args
@@ -39,6 +49,7 @@ from .sshargs import Target, UsageError, parse_ssh_args
 PROGRAM = "recapp-launch"
 LOST_EXIT = 255  # like ssh: the launch itself failed
 CONNECT_TIMEOUT_S = 10.0
+RETRY_PAUSE_S = (0.1, 0.2, 0.5, 1.0)  # between attempts at a node whose login slots are full
 
 
 class LaunchError(Exception):
@@ -82,6 +93,22 @@ def read_secret(path: str) -> bytes:
         raise LaunchError(f"the launch agent secret {path} is empty") from None
 
 
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def tls_context(tls_dir: str) -> ssl.SSLContext:
+    """TLS 1.3 only; the agent must show a certificate of the cluster's CA naming the host dialled."""
+    try:
+        return p.client_tls_context(tls_dir, p.ROLE_LAUNCHER)
+    except ValueError as error:
+        raise LaunchError(f"cannot load the launcher's {error}") from None
+
+
 def write_all(fd: int, data: bytes) -> None:
     try:
         while data:
@@ -94,9 +121,15 @@ class Connection:
     """One launch over one authenticated connection to HOST's agent."""
 
     def __init__(
-        self, target: Target, port: int, secret: bytes, connect_timeout: float, lost_after: float
+        self,
+        target: Target,
+        port: int,
+        secret: bytes,
+        connect_timeout: float,
+        lost_after: float,
+        tls: ssl.SSLContext,
     ) -> None:
-        self.target, self.port, self.secret = target, port, secret
+        self.target, self.port, self.secret, self.tls = target, port, secret, tls
         self.connect_timeout, self.lost_after = connect_timeout, lost_after
         self.where = f"{target.host}:{port}"
         self.send_lock = threading.Lock()
@@ -115,8 +148,26 @@ class Connection:
             sock.close()
 
     def connect(self) -> socket.socket:
+        """A verified TLS connection; retried while the node closes it before the handshake ends."""
+        deadline = time.monotonic() + self.connect_timeout
+        attempt = 0
+        while True:
+            try:
+                return self.connect_once(deadline)
+            except (ssl.SSLEOFError, ConnectionResetError, ConnectionAbortedError) as error:
+                # The agent closed at once: its login slots are full (or it is restarting).
+                if time.monotonic() + RETRY_PAUSE_S[min(attempt, 3)] >= deadline:
+                    raise LaunchError(
+                        f"cannot reach launch agent on {self.where}: it kept closing the connection"
+                        f" for {self.connect_timeout:g} s ({error.__class__.__name__})"
+                    ) from None
+                time.sleep(RETRY_PAUSE_S[min(attempt, 3)])
+                attempt += 1
+
+    def connect_once(self, deadline: float) -> socket.socket:
+        left = max(0.001, deadline - time.monotonic())
         try:
-            sock = socket.create_connection((self.target.host, self.port), timeout=self.connect_timeout)
+            raw = socket.create_connection((self.target.host, self.port), timeout=left)
         except TimeoutError:
             raise LaunchError(
                 f"cannot reach launch agent on {self.where}: no answer within {self.connect_timeout:g} s"
@@ -124,9 +175,31 @@ class Connection:
         except OSError as error:
             reason = error.strerror or str(error)
             raise LaunchError(f"cannot reach launch agent on {self.where}: {reason}") from None
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_USER_TIMEOUT"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.lost_after * 1000))
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.lost_after * 1000))
+        try:
+            raw.settimeout(max(0.001, deadline - time.monotonic()))
+            sock = self.tls.wrap_socket(raw, server_hostname=self.target.host)
+        except ssl.SSLCertVerificationError as error:
+            raw.close()
+            hint = ""
+            if is_address(self.target.host):
+                hint = " (certificates name nodes: use the hostfile's names, not hostfile.ip)"
+            raise LaunchError(
+                f"{self.where} is not the node it should be: {error.verify_message}; not trusting it{hint}"
+            ) from None
+        except TimeoutError:
+            raw.close()
+            raise LaunchError(
+                f"launch agent on {self.where} did not complete TLS within {self.connect_timeout:g} s"
+            ) from None
+        except (ssl.SSLEOFError, ConnectionResetError, ConnectionAbortedError):
+            raw.close()
+            raise
+        except (ssl.SSLError, OSError) as error:
+            raw.close()
+            raise LaunchError(f"TLS with launch agent on {self.where} failed: {error}") from None
         self.sock = sock
         return sock
 
@@ -221,7 +294,8 @@ def main(argv: list[str]) -> int:
         connect_timeout = env_number("RECAPP_AGENT_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S)
         lost_after = env_number("RECAPP_AGENT_LOST_AFTER", p.LOST_AFTER_S)
         secret = read_secret(os.environ.get("RECAPP_AGENT_SECRET_FILE") or p.SECRET_FILE)
-        return Connection(target, port, secret, connect_timeout, lost_after).run()
+        tls = tls_context(os.environ.get("RECAPP_AGENT_TLS_DIR") or p.TLS_DIR)
+        return Connection(target, port, secret, connect_timeout, lost_after, tls).run()
     except LaunchError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr, flush=True)
         return LOST_EXIT

@@ -22,6 +22,12 @@ def condition(pod: Mapping[str, Any], kind: str) -> str | None:
     return None
 
 
+def owned_by(pod: Mapping[str, Any], kind: str, name: str) -> bool:
+    """The pod's controller is the object `kind`/`name` (a label alone can be copied by any pod)."""
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("controller") is True and r.get("kind") == kind and r.get("name") == name for r in refs)
+
+
 def is_ready(pod: Mapping[str, Any]) -> bool:
     """The pod's Ready condition is True (not merely Running)."""
     return condition(pod, "Ready") == "True"

@@ -1,6 +1,27 @@
-"""The launch agent's wire protocol: the one place its port, secret path, framing and proofs are written.
+"""The launch agent's wire protocol: the one place its port, secret path, TLS, framing and proofs are written.
 
-Version 1, TCP, one request per connection. Every message is a frame: 1 type byte, 4-byte
+Transport: mutual TLS 1.3, nothing else. Every connection is TLS 1.3 (older versions are
+refused) with a certificate on both sides, both issued by the cluster's own CA (`ca.crt` in the
+TLS directory; recapp makes it per cluster on the host, k8s/pki.py, and keeps no key for it
+anywhere in the cluster). The agent presents `<name>.crt` (default: its hostname, which is its
+pod name), whose names are the pod's DNS names, so a launcher that checks the name it dialled
+knows it reached that node. The client certificate's subject OU says who it is: `launcher` may
+launch and ping; `node` (a node pod's own pair, for its readiness probe) may only ping. A client
+without a certificate of the cluster never gets past the TLS handshake, and nothing below — the
+secret's proofs, the command line, PRRTE's DVM key on stdin, output, exit statuses — crosses the
+network in clear text.
+
+Inside the tunnel the shared-secret login below stays, as defence in depth: taking a request needs
+both the launcher's key and the secret (both in the cluster's Secret), and the agent still proves
+the secret back before a client trusts its output.
+
+Login limits (agent/server.py): the TLS handshake, HELLO and the request must all complete within
+LOGIN_DEADLINE_S of the connection (one deadline, not per read: a client trickling a byte at a time
+is dropped); at most MAX_LOGINS logins may be in progress at once, MAX_LOGINS_PER_PEER from one
+address, and a connection past either cap is closed at once (no thread is started for it); a
+request is at most MAX_REQUEST_BYTES.
+
+Version 1, inside TLS, one request per connection. Every message is a frame: 1 type byte, 4-byte
 big-endian payload length, payload.
 
 1. server -> HELLO   'h'  JSON {"agent": "recapp-agent", "proto": 1, "node": hostname,
@@ -27,8 +48,8 @@ big-endian payload length, payload.
 5. server -> EXIT    'x'  JSON {"code": 0..255, "signal": int|null}; code is 128+N for a command
                           killed by signal N, as a shell reports it. Then the connection closes.
 
-The stream after ACCEPT is not encrypted or authenticated per frame: keep the agent's port on the
-virtual cluster's pod network (NetworkPolicy), as the secret only guards who may launch.
+The stream after ACCEPT is protected by TLS (confidentiality, integrity, the peer's identity);
+the NetworkPolicy keeps other pods from reaching the agent's port at all.
 """
 
 from __future__ import annotations
@@ -36,9 +57,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import select
 import socket
+import ssl
 import struct
+import time
 from typing import Any, Final
 
 PROTOCOL_VERSION: Final = 1
@@ -46,6 +71,10 @@ AGENT_PORT: Final = 7450
 SECRET_FILE: Final = "/etc/recapp/agent/secret"
 SECRET_DIR: Final = SECRET_FILE.rpartition("/")[0]
 AGENT_NAME: Final = "recapp-agent"  # the HELLO's "agent" field
+TLS_DIR: Final = SECRET_DIR  # ca.crt and the pairs live beside the secret (one Secret, one volume)
+TLS_CA_FILE: Final = "ca.crt"
+ROLE_LAUNCHER: Final = "launcher"  # a client certificate's subject OU, and its pair's file name
+ROLE_NODE: Final = "node"
 
 # Frame types (one byte each); see the module docstring.
 HELLO, REQUEST, REFUSE, ACCEPT = b"h", b"q", b"r", b"a"
@@ -54,7 +83,12 @@ STDOUT, STDERR, STDIN, STDIN_CLOSED, HEARTBEAT, EXIT = b"o", b"e", b"i", b"c", b
 FRAME_HEADER: Final = struct.Struct("!cI")
 MAC_LEN: Final = 32
 NONCE_LEN: Final = 32
-MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024  # PRRTE itself stops at ARG_MAX (2 MiB on Linux)
+# prted's command line is a few KiB; 256 KiB bounds what MAX_LOGINS unauthenticated logins can make
+# the agent hold (16 MiB at most).
+MAX_REQUEST_BYTES: Final = 256 * 1024
+LOGIN_DEADLINE_S: Final = 10.0  # TLS handshake + HELLO + request, from accept()
+MAX_LOGINS: Final = 64  # logins (connections not yet past their request) in progress at once
+MAX_LOGINS_PER_PEER: Final = 16  # ... from one address: PRRTE opens one or two per node and job
 MAX_DATA_FRAME: Final = 1024 * 1024
 READ_CHUNK: Final = 64 * 1024
 
@@ -70,10 +104,16 @@ def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
     sock.sendall(FRAME_HEADER.pack(kind, len(payload)) + payload)
 
 
-def recv_exact(sock: socket.socket, size: int) -> bytes:
+def recv_exact(sock: socket.socket, size: int, deadline: float | None = None) -> bytes:
+    """`size` bytes; with a deadline (monotonic), every read only gets the time left until it."""
     chunks: list[bytes] = []
     remaining = size
     while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("login deadline passed")
+            sock.settimeout(left)
         chunk = sock.recv(min(remaining, READ_CHUNK))
         if not chunk:
             raise ProtocolError("connection closed")
@@ -82,11 +122,66 @@ def recv_exact(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, max_len: int = MAX_DATA_FRAME) -> tuple[bytes, bytes]:
-    kind, length = FRAME_HEADER.unpack(recv_exact(sock, FRAME_HEADER.size))
+def recv_frame(
+    sock: socket.socket, max_len: int = MAX_DATA_FRAME, deadline: float | None = None
+) -> tuple[bytes, bytes]:
+    kind, length = FRAME_HEADER.unpack(recv_exact(sock, FRAME_HEADER.size, deadline))
     if length > max_len:
         raise ProtocolError(f"frame of {length} bytes is over the {max_len}-byte limit")
-    return kind, recv_exact(sock, length)
+    return kind, recv_exact(sock, length, deadline)
+
+
+# --- mutual TLS (stdlib ssl; the certificates are made on the host, k8s/pki.py) ---------------------
+
+
+def _tls_context(purpose: ssl._SSLMethod, tls_dir: str, name: str) -> ssl.SSLContext:
+    """TLS 1.3 only, the peer verified against the cluster CA, our pair `<name>.crt`/`<name>.key`."""
+    context = ssl.SSLContext(purpose)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.verify_mode = ssl.CERT_REQUIRED
+    try:
+        context.load_verify_locations(os.path.join(tls_dir, TLS_CA_FILE))
+        context.load_cert_chain(os.path.join(tls_dir, f"{name}.crt"), os.path.join(tls_dir, f"{name}.key"))
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"TLS files in {tls_dir} for {name!r}: {error}") from None
+    return context
+
+
+def server_tls_context(tls_dir: str, name: str) -> ssl.SSLContext:
+    """The agent's side: requires a client certificate of the cluster CA."""
+    return _tls_context(ssl.PROTOCOL_TLS_SERVER, tls_dir, name)
+
+
+def client_tls_context(tls_dir: str, name: str) -> ssl.SSLContext:
+    """A client's side: also checks that the agent's certificate names the host given as server_hostname."""
+    return _tls_context(ssl.PROTOCOL_TLS_CLIENT, tls_dir, name)
+
+
+def tls_handshake(tls: ssl.SSLSocket, deadline: float) -> None:
+    """Complete a server-side handshake by `deadline` in total (a per-read timeout lets a trickle go on)."""
+    tls.setblocking(False)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("TLS handshake deadline passed")
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            select.select([tls], [], [], left)
+        except ssl.SSLWantWriteError:
+            select.select([], [tls], [], left)
+    tls.setblocking(True)
+
+
+def peer_role(tls: ssl.SSLSocket) -> str | None:
+    """The OU of the verified peer certificate's subject: ROLE_LAUNCHER or ROLE_NODE."""
+    cert: dict[str, Any] = dict(tls.getpeercert() or {})
+    for rdn in cert.get("subject", ()):
+        for attribute in rdn:  # ((name, value), ...) per relative distinguished name
+            if attribute[0] == "organizationalUnitName":
+                return str(attribute[1])
+    return None
 
 
 def canonical_json(obj: object) -> bytes:

@@ -1,10 +1,12 @@
 """recapp-wait-nodes — the login pod's init step: wait until every node pod is Ready, write hostfiles.
 
     recapp-wait-nodes --namespace NS --selector LABELS --count N --service SVC --slots S
-                      --out DIR [--timeout SECONDS]
+                      --out DIR [--timeout SECONDS] [--owner STATEFULSET]
 
 Talks to the Kubernetes API with the pod's ServiceAccount token (stdlib only; no kubectl). Ready
-means the pod's `Ready` condition is True, not merely Running. Then writes
+means the pod's `Ready` condition is True, not merely Running. With --owner, only pods whose
+controller is that StatefulSet count: a pod that merely carries the node pods' labels (anyone who
+may create pods in the namespace can make one) never gets into the hostfile. Then writes
   DIR/hostfile     `<pod>.<svc> slots=S` per node, sorted by pod name
   DIR/hostfile.ip  `<pod IP> slots=S` in the same order
 atomically (write + rename). Exit 0 when done; exit 1 naming the unready pods on timeout; exit 2
@@ -48,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--timeout", type=positive, default=300)
     p.add_argument("--interval", type=float, default=2.0)
+    p.add_argument("--owner", help="count only pods controlled by this StatefulSet")
     return p.parse_args(argv)
 
 
@@ -86,6 +89,8 @@ def main(argv: list[str]) -> int:
     while True:
         try:
             pods = list_pods(args.namespace, args.selector)
+            if args.owner is not None:
+                pods = [pod for pod in pods if pod_facts.owned_by(pod, "StatefulSet", args.owner)]
             ready = [pod for pod in pods if pod_facts.is_ready(pod)]
             unready = sorted(pod["metadata"]["name"] for pod in pods if not pod_facts.is_ready(pod))
             if len(pods) < args.count:

@@ -24,6 +24,11 @@ CHECK_ORDER = (
     "capabilities",
     "pod-isolation",
     "rbac-scope",
+    "exec-scope",
+    "api-token",
+    "pod-security-admission",
+    "network-policy",
+    "resource-limits",
     "agent-auth",
     "checkov",
 )

@@ -18,6 +18,7 @@ functions in kube_plan.py; API errors are mapped in kube_errors.py; execs go thr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -38,8 +39,8 @@ from recapp.errors import ClusterError
 from recapp.host.names import check_cluster_name
 from recapp.host.progress import Step
 from recapp.k8s import constants as c
+from recapp.k8s import hardening, validate
 from recapp.k8s import objects as o
-from recapp.k8s import validate
 from recapp.k8s.backend import ClusterBackend, ClusterStatus
 from recapp.k8s.kubernetes.errors import (
     Action,
@@ -80,6 +81,7 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds for ordinary requests
 WATCH_CHUNK_S = 60  # a watch request lasts at most this long, then is resumed
 DOWN_TIMEOUT_S = 180.0
 DELETE_POLL_S = 2.0
+PROBE_TIMEOUT_S = 90.0  # the NetworkPolicy probe pod: scheduled, started, one 5 s connect
 PULL_TIMEOUT_S = 1800.0  # one `podman pull` (or copy) inside a node pod
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 # In a node pod: copy IMAGE's /usr/local/bin to TARGET/bin once (TARGET is per image ID).
@@ -303,18 +305,82 @@ class KubernetesBackend(ClusterBackend):
         self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
     ) -> ClusterStatus:
         say = step or (lambda _t: None)
+        spec = self._resolve_user_namespace(spec, say)
         objects = backend_objects(spec)
         validate_pods(objects)
         plan = creation_plan(objects)
         try:
             self._create_all(spec, plan, say)
             self._wait_ready(spec, say)
+            self._probe_network_policy(spec, say)
         except BaseException:
             if cleanup_on_failure:
                 say(f"removing cluster {spec.name}")
                 self.down(spec.name, namespace=spec.namespace)
             raise
         return self.status(spec.name, namespace=spec.namespace)
+
+    def _resolve_user_namespace(self, spec: ClusterSpec, say: Step) -> ClusterSpec:
+        """Settle spec.user_namespace (unset: detected from the server version; see k8s/hardening)."""
+        try:
+            version = str(self._api("VersionApi").get_code(_request_timeout=self._timeout).git_version)
+        except Exception:  # no verdict without the version: the decision says so
+            version = ""
+        value, why = hardening.decide_user_namespace(spec.user_namespace, version, rec_subids_fit=None)
+        say(why)
+        return spec.model_copy(update={"user_namespace": value})
+
+    def _probe_network_policy(self, spec: ClusterSpec, say: Step) -> None:
+        """A pod without the cluster's labels must not reach an agent (spec.network_policy_probe)."""
+        if spec.network_policy_probe == "skip":
+            return
+        pod = hardening.probe_pod_object(spec)
+        name = pod["metadata"]["name"]
+        say(f"probing NetworkPolicy enforcement (pod {name})")
+        core, ns = self._api("CoreV1Api"), spec.namespace
+        options = k8s_client.V1DeleteOptions(grace_period_seconds=0)
+        quick: dict[str, Any] = {"_preload_content": False, "_request_timeout": self._timeout}
+
+        def delete() -> None:
+            self._call(
+                lambda: core.delete_namespaced_pod(name, ns, body=options, **quick),
+                Action("delete", "pods", ns, name),
+                (404,),
+            )
+
+        def read() -> Obj:
+            response = self._call(
+                lambda: core.read_namespaced_pod(
+                    name, ns, _preload_content=False, _request_timeout=self._timeout
+                ),
+                Action("get", "pods", ns, name),
+            )
+            return self._json(response)
+
+        with contextlib.suppress(ApiException):
+            delete()  # a probe pod left by an interrupted `up`
+        self._call(
+            lambda: core.create_namespaced_pod(
+                ns, pod, _preload_content=False, _request_timeout=self._timeout
+            ),
+            Action("create", "pods", ns, name),
+        )
+        code: int | None = None
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        try:
+            while code is None and time.monotonic() < deadline:
+                for status in (read().get("status") or {}).get("containerStatuses") or []:
+                    terminated = (status.get("state") or {}).get("terminated")
+                    if terminated is not None:
+                        code = int(terminated.get("exitCode", -1))
+                if code is None:
+                    time.sleep(1.0)
+        finally:
+            with contextlib.suppress(ApiException):
+                delete()
+        line = hardening.act_on_verdict(spec, hardening.judge_probe(spec, code))
+        if line:
+            say(line)
 
     def _create_all(self, spec: ClusterSpec, plan: list[PlannedObject], say: Step) -> None:
         for planned in plan:

@@ -146,8 +146,8 @@ def backend_objects(spec: ClusterSpec, *, agent_secret: str | None = None) -> li
 
 
 def creation_plan(objects: Iterable[Mapping[str, Any]]) -> list[PlannedObject]:
-    """Objects in creation order (stable within a kind). Unknown kinds and duplicates are errors, so
-    an object added to objects.py cannot be skipped silently."""
+    """Objects in creation order (by kind, then name: the same plan whatever order they come in).
+    Unknown kinds and duplicates are errors, so an object added to objects.py cannot be skipped silently."""
     planned: list[PlannedObject] = []
     seen: set[tuple[str, str, str | None]] = set()
     for obj in objects:
@@ -166,7 +166,7 @@ def creation_plan(objects: Iterable[Mapping[str, Any]]) -> list[PlannedObject]:
             raise ClusterError(f"kubernetes backend: {kind} {name} appears twice")
         seen.add(key)
         planned.append(PlannedObject(kind, str(name), namespace, dict(obj)))
-    return sorted(planned, key=lambda p: CREATION_ORDER.index(p.kind))
+    return sorted(planned, key=lambda p: (CREATION_ORDER.index(p.kind), p.name))
 
 
 def deletion_plan(found: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -139,12 +139,12 @@ class LocalBackend(ClusterBackend):
         # network, which other networks' containers cannot reach.
         isolate = ["--opt", "isolate=true"] if o.isolates_cluster(objects, spec) else []
         _podman("network", "create", *label_args, *isolate, network_name(spec.name))
-        secret_dir = self._write_secret(spec, o.agent_secret_value(objects))
+        secret_files = o.agent_secret_files(objects)
         ulimits = engine.settings().ulimit_args
         node_template = o.node_pod_template(objects)
         service = o.nodes_service_name(spec)
         for i, pod in enumerate(o.node_pod_names(spec)):
-            sources = {c.AGENT_SECRET_VOLUME: str(secret_dir)}
+            sources = {c.AGENT_SECRET_VOLUME: str(self._write_secret(spec, pod, secret_files))}
             for vol in (c.STORAGE_VOLUME, c.IMAGES_VOLUME):
                 sources[vol] = self._volume(f"recapp-{pod}-{vol}", label_args)
             placement = Placement(
@@ -168,7 +168,10 @@ class LocalBackend(ClusterBackend):
             pod=login,
             hostname=login,
             network=network_name(spec.name),
-            volume_sources={c.AGENT_SECRET_VOLUME: str(secret_dir), c.HOSTFILE_VOLUME: hostfile_vol},
+            volume_sources={
+                c.AGENT_SECRET_VOLUME: str(self._write_secret(spec, login, secret_files)),
+                c.HOSTFILE_VOLUME: hostfile_vol,
+            },
             extra_labels=labels,
             ulimit_args=ulimits,
         )
@@ -182,17 +185,36 @@ class LocalBackend(ClusterBackend):
         _podman("volume", "create", *label_args, name)
         return name
 
-    def _write_secret(self, spec: ClusterSpec, secret: str) -> Path:
-        """The Secret as Kubernetes mounts it: a read-only file, group-readable by fsGroup only."""
-        secret_dir = cluster_dir(spec.name) / "agent-secret"
-        secret_dir.mkdir(parents=True, exist_ok=True)
-        path = secret_dir / c.AGENT_SECRET_KEY
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secret)
-        os.chown(path, 0, spec.gid)
-        os.chmod(path, c.AGENT_SECRET_MODE)
-        os.chmod(secret_dir, 0o755)
+    def _write_secret(self, spec: ClusterSpec, pod: str, files: dict[str, str]) -> Path:
+        """What the pod's Secret volume holds, as Kubernetes mounts it: read-only files,
+        group-readable by fsGroup only. Each pod gets its own directory with its own side of the TLS
+        files (a node its own pair, the login pod the launcher's), which is tighter than the
+        StatefulSet's shared volume can be.
+
+        The rec group's id means nothing on the host (it may be a host group of other users), so
+        the directory above the pods' directories is root's alone (0700): no host user but root can
+        reach a file, whatever its group. The bind mount makes the pod's own directory the mount
+        point, so the container never sees that parent."""
+        parent = cluster_dir(spec.name) / "agent-secret"
+        parent.mkdir(parents=True, exist_ok=True)
+        os.chown(parent, 0, 0)
+        os.chmod(parent, 0o700)
+        secret_dir = parent / pod
+        secret_dir.mkdir(exist_ok=True)
+        os.chown(secret_dir, 0, spec.gid)
+        os.chmod(secret_dir, 0o750)
+        is_node = pod in o.node_pod_names(spec)
+        wanted = [c.AGENT_SECRET_KEY, c.TLS_CA_KEY]
+        wanted += [o.node_cert_key(pod), o.node_key_key(pod)] if is_node else [
+            c.TLS_LAUNCHER_CERT_KEY, c.TLS_LAUNCHER_KEY_KEY,
+        ]  # fmt: skip
+        for key in wanted:
+            path = secret_dir / key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(files[key])
+            os.chown(path, 0, spec.gid)
+            os.chmod(path, c.AGENT_SECRET_MODE)
         return secret_dir
 
     def _wait_ready(self, spec: ClusterSpec, objects: list[dict[str, Any]], say: Step) -> None:

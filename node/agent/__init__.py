@@ -4,20 +4,24 @@ It replaces sshd (and `kubectl exec`) in the separated model. It is the REC node
 process; PRRTE's `prterun` reaches it through `recapp-launch`, its `plm_ssh_agent`.
 
     recapp-agent serve [--port PORT] [--secret-file FILE] [--allow prted]...
+                       [--tls-dir DIR] [--tls-name HOSTNAME]
                        [--bind 0.0.0.0] [--heartbeat 3] [--lost-after 15] [--subreaper]
     recapp-agent ping  [--host 127.0.0.1] [--port PORT] [--secret-file FILE] [--timeout 5]
+                       [--tls-dir DIR] [--tls-name HOSTNAME] [--server-name HOSTNAME]
 
 PORT and FILE default to protocol.AGENT_PORT and protocol.SECRET_FILE.
 
 serve  exits 0 on SIGTERM/SIGINT (children's process groups get SIGTERM, then SIGKILL after 5 s)
-       and 2 on bad arguments, an unreadable or empty secret, an allowed program that is not
-       there, or a port it cannot listen on. It reaps every child, including orphans
-       re-parented to it (it is PID 1 in the container; `--subreaper` gives the same duty when
-       it is not, e.g. under tests).
+       and 2 on bad arguments, an unreadable or empty secret, missing or unusable TLS files, an
+       allowed program that is not there, or a port it cannot listen on. It reaps every child,
+       including orphans re-parented to it (it is PID 1 in the container; `--subreaper` gives
+       the same duty when it is not, e.g. under tests).
 ping   the pod's readiness probe: exit 0 when the agent answers and proves the same secret,
-       1 otherwise with a one-line reason on stderr.
+       1 otherwise with a one-line reason on stderr. It connects with the node's own
+       certificate and checks the agent's against --server-name (default: this hostname).
 
-The wire protocol (framing, HMAC handshake, streaming) is written down in ../protocol.py.
+The wire protocol (mutual TLS 1.3, login limits, framing, HMAC handshake, streaming) is written
+down in ../protocol.py.
 
 What may run
 ------------
@@ -51,9 +55,12 @@ with PRTE_, PMIX_ or OMPI_ (from the command line or the request's env). LD_LIBR
 DYLD_LIBRARY_PATH assignments (PRRTE's --prefix preamble) are ignored: the REC's loader setup
 decides which libraries prted gets. Any other name (PATH, LD_PRELOAD, HOME, ...) is refused, so
 a request cannot change what gets resolved or preloaded. The arguments themselves pass through
-untouched (prted needs them), and prted's own options (MCA component paths, ...) can still make
-it load code: the shared secret is the trust boundary, treat it like an ssh key. The allow-list
-keeps a holder of it, or a confused launcher, from starting anything but the daemon directly.
+untouched (prted needs them), and prted's own options and PRTE_* variables (e.g.
+PRTE_MCA_mca_base_component_path=/tmp/x prted, or --prtemca mca_base_component_path) can still
+make it load code of the caller's choice: the launcher's certificate and the secret are a shell
+login on every node, exactly as an ssh key is for PRRTE's ssh launcher. Treat them so. The
+allow-list keeps a holder of them, or a confused launcher, from starting anything but the daemon
+directly. A NUL byte anywhere in the request is refused with a reason (exec could not carry it).
 
 The command starts without a shell, in a new session (its own process group), in DIR from `cd`,
 else the request's cwd, else the agent's home directory.

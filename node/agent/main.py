@@ -34,6 +34,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve_parser.add_argument(
         "--allow", action="append", metavar="PROGRAM", help="allowed executable (repeatable; default prted)"
     )
+    serve_parser.add_argument("--tls-dir", default=p.TLS_DIR, help="ca.crt and this node's pair")
+    serve_parser.add_argument(
+        "--tls-name", help="the pair to present: NAME.crt/NAME.key (default: this hostname, the pod name)"
+    )
     serve_parser.add_argument("--bind", default="0.0.0.0")
     serve_parser.add_argument("--heartbeat", type=positive_float, default=p.HEARTBEAT_S, metavar="SECONDS")
     serve_parser.add_argument("--lost-after", type=positive_float, default=p.LOST_AFTER_S, metavar="SECONDS")
@@ -45,6 +49,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ping_parser.add_argument("--port", type=port_number, default=p.AGENT_PORT)
     ping_parser.add_argument("--secret-file", default=p.SECRET_FILE)
     ping_parser.add_argument("--timeout", type=positive_float, default=5.0, metavar="SECONDS")
+    ping_parser.add_argument("--tls-dir", default=p.TLS_DIR, help="ca.crt and the client pair")
+    ping_parser.add_argument("--tls-name", help="client pair NAME.crt/NAME.key (default: this hostname)")
+    ping_parser.add_argument(
+        "--server-name", help="the name the agent's certificate must carry (default: --tls-name)"
+    )
     return parser.parse_args(argv)
 
 

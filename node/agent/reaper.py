@@ -24,10 +24,13 @@ def exit_code_of(status: int) -> tuple[int, int | None]:
 
 
 class Reaper:
-    """Collects every child's status with waitpid(-1), so orphans never stay zombies.
+    """Collects every child's status, so orphans never stay zombies.
 
     Children are spawned under `lock`, and a status is handed out under it, so a child that
-    exits at once is still matched to its session.
+    exits at once is still matched to its session. A child is first seen exited without being
+    reaped (waitid WNOWAIT), marked `reaped` under `lock`, and only then reaped: while a
+    ChildWatch holds `lock` and is not marked, its pid — which is also its process group's id —
+    cannot have been reused, so kill_group never signals a stranger's group.
     """
 
     def __init__(self) -> None:
@@ -49,7 +52,7 @@ class Reaper:
                 start_new_session=True,
                 close_fds=True,
             )
-            watch = ChildWatch(process.pid)
+            watch = ChildWatch(process.pid, self.lock)
             self.watchers[process.pid] = watch
             self.children_may_exist.set()
         return process, watch
@@ -62,14 +65,23 @@ class Reaper:
         while True:
             self.children_may_exist.clear()  # before waitpid: a spawn after this sets it again
             try:
-                pid, status = os.waitpid(-1, 0)
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
             except ChildProcessError:
                 self.children_may_exist.wait(1.0)  # orphans re-parented to us arrive unannounced
                 continue
             except InterruptedError:
                 continue
+            if info is None:
+                continue
+            pid = info.si_pid
             with self.lock:
                 watch = self.watchers.pop(pid, None)
+                if watch is not None:
+                    watch.reaped = True  # from the waitpid below on, pid and group id may be reused
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
             if watch is None:
                 log(f"reaped orphan pid={pid} status={exit_code_of(status)[0]}")
             else:
@@ -77,8 +89,10 @@ class Reaper:
 
 
 class ChildWatch:
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, lock: threading.Lock) -> None:
         self.pid = pid
+        self.lock = lock  # the reaper's: `reaped` changes under it
+        self.reaped = False
         self.exited = threading.Event()
         self.code = 0
         self.signal: int | None = None
@@ -88,8 +102,10 @@ class ChildWatch:
         self.exited.set()
 
     def kill_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)  # start_new_session: the group id is the child's pid
+        """Signal the command's process group, unless its leader is reaped (its id may be reused)."""
+        with self.lock, contextlib.suppress(ProcessLookupError, PermissionError):
+            if not self.reaped:
+                os.killpg(self.pid, sig)  # start_new_session: the group id is the child's pid
 
     def terminate_group(self, grace: float) -> None:
         self.kill_group(signal.SIGTERM)

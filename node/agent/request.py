@@ -42,6 +42,12 @@ def parse_request(body: bytes) -> Request:
     )
     if not valid:
         raise Refusal("malformed request: a field has the wrong type")
+    # exec cannot carry a NUL byte (Popen would fail deep inside, leaving the caller no status).
+    for name, value in env.items():
+        if "\0" in name or "\0" in value:
+            raise Refusal(f"NUL byte in the environment variable {name.split(chr(0))[0]!r}")
+    if any("\0" in word for word in argv) or (cwd is not None and "\0" in cwd):
+        raise Refusal("NUL byte in the command or working directory")
     if data["kind"] == "launch" and not argv:
         raise Refusal("no command given")
     return Request(data["kind"], argv, env, cwd, bytes.fromhex(data["cnonce"]))

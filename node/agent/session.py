@@ -9,7 +9,9 @@ import os
 import queue
 import secrets
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
@@ -21,7 +23,6 @@ from .plan import AllowList, LaunchPlan, first_word, plan_launch
 from .reaper import ChildWatch, Reaper
 from .request import Request, parse_request
 
-HANDSHAKE_TIMEOUT_S = 10.0
 KILL_GRACE_S = 3.0  # SIGTERM -> SIGKILL for a lost client's process group
 OUTPUT_DRAIN_S = 2.0  # after exit, how long to wait for output still held by a grandchild
 
@@ -57,6 +58,33 @@ class SessionCount:
             return self.changed.wait_for(lambda: self.count == 0, timeout)
 
 
+class LoginSlots:
+    """Counts logins in progress, overall and per peer address, and refuses past the caps."""
+
+    def __init__(self, overall: int = p.MAX_LOGINS, per_peer: int = p.MAX_LOGINS_PER_PEER) -> None:
+        self.overall, self.per_peer = overall, per_peer
+        self.lock = threading.Lock()
+        self.total = 0
+        self.by_peer: dict[str, int] = {}
+
+    def take(self, peer: str) -> bool:
+        with self.lock:
+            if self.total >= self.overall or self.by_peer.get(peer, 0) >= self.per_peer:
+                return False
+            self.total += 1
+            self.by_peer[peer] = self.by_peer.get(peer, 0) + 1
+            return True
+
+    def give_back(self, peer: str) -> None:
+        with self.lock:
+            self.total -= 1
+            left = self.by_peer[peer] - 1
+            if left:
+                self.by_peer[peer] = left
+            else:
+                del self.by_peer[peer]
+
+
 @dataclass
 class AgentConfig:
     secret: bytes
@@ -65,8 +93,10 @@ class AgentConfig:
     lost_after: float
     home: str
     reaper: Reaper
+    tls: ssl.SSLContext | None = None  # None only where nothing listens (unit tests of pieces)
     node: str = field(default_factory=socket.gethostname)
     sessions: SessionCount = field(default_factory=SessionCount)
+    logins: LoginSlots = field(default_factory=lambda: LoginSlots())
 
 
 class FrameSender:
@@ -90,21 +120,34 @@ class FrameSender:
 
 
 class Session:
-    def __init__(self, sock: socket.socket, peer: str, config: AgentConfig) -> None:
-        self.sock, self.peer, self.config = sock, peer, config
+    def __init__(self, sock: socket.socket, peer: str, config: AgentConfig, role: str | None = None) -> None:
+        self.sock, self.peer, self.config, self.role = sock, peer, config, role
         self.sender = FrameSender(sock)
         self.finished = threading.Event()  # p.EXIT sent (or abandoned): reading may stop
 
-    def run(self) -> None:
+    def run(self, deadline: float, login_done: Callable[[], None]) -> None:
+        """Serve the connection; `login_done` is called once the login (HELLO + request) is over."""
         try:
-            request, nonce = self.handshake()
+            request, nonce = self.handshake(deadline)
         except Refusal as refusal:
+            login_done()
             self.refuse(str(refusal), "?")
             return
+        except TimeoutError:
+            login_done()
+            log_request(self.peer, "dropped", "?", f"reason={json.dumps('login deadline passed')}")
+            return
         except (p.ProtocolError, OSError) as error:
+            login_done()
             log_request(self.peer, "dropped", "?", f"reason={json.dumps(str(error))}")
             return
+        login_done()
         argv0 = first_word(request.argv)
+        if request.kind == "launch" and self.role != p.ROLE_LAUNCHER:
+            self.refuse(
+                f"a {self.role or 'role-less'} certificate may not launch (only the launcher's)", argv0
+            )
+            return
         proof = p.accept_proof(self.config.secret, nonce, request.cnonce)
         if request.kind == "ping":
             self.sender.send(p.ACCEPT, proof)
@@ -124,12 +167,12 @@ class Session:
             return
         self.launch(plan)
 
-    def handshake(self) -> tuple[Request, bytes]:
+    def handshake(self, deadline: float) -> tuple[Request, bytes]:
         nonce = secrets.token_bytes(p.NONCE_LEN)
-        self.sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
         hello = {"agent": "recapp-agent", "proto": p.PROTOCOL_VERSION, "node": self.config.node}
         p.send_frame(self.sock, p.HELLO, p.canonical_json({**hello, "nonce": nonce.hex()}))
-        kind, payload = p.recv_frame(self.sock, p.MAX_REQUEST_BYTES)
+        kind, payload = p.recv_frame(self.sock, p.MAX_REQUEST_BYTES, deadline)
         if kind != p.REQUEST or len(payload) < p.MAC_LEN:
             raise Refusal("protocol error: expected a request")
         mac, body = payload[: p.MAC_LEN], payload[p.MAC_LEN :]
@@ -146,7 +189,7 @@ class Session:
         argv0 = plan.argv[0]
         try:
             process, watch = self.config.reaper.spawn(plan, dict(os.environ))
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: what exec cannot carry (a NUL byte)
             # Like a shell: the caller hears why on stderr and gets 126/127.
             code = 126 if isinstance(error, PermissionError) else 127
             log_request(self.peer, "failed", argv0, f"reason={json.dumps(str(error))}")

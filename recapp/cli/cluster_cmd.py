@@ -37,6 +37,20 @@ def up(
     kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")] = None,
     namespace: Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")] = None,
+    network_policy_probe: Annotated[
+        str,
+        typer.Option(
+            help="kubernetes backend: a pod outside the cluster must not reach an agent — refuse the"
+            " cluster if it can (refuse), warn, or skip the probe"
+        ),
+    ] = "refuse",
+    user_namespace: Annotated[
+        bool | None,
+        typer.Option(
+            "--user-namespace/--no-user-namespace",
+            help="hostUsers: false (kubernetes backend); unset: decided from the server (say why)",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Deploy a virtual cluster: node pods running the REC, a login pod, the launch agent's secret."""
@@ -47,6 +61,8 @@ def up(
         "rec_image": rec,
         "launcher": launcher,
         "ready_timeout_s": timeout,
+        "network_policy_probe": network_policy_probe,
+        "user_namespace": user_namespace,
     }
     if namespace:
         data["namespace"] = namespace

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from recapp.k8s import pki
 from recapp.node import install
 
 SECRET = "correct horse battery staple"
@@ -32,7 +33,7 @@ TOOLS_PYTHON = os.environ.get("RECAPP_TOOLS_PYTHON", sys.executable)
 # never to have run it) and does what PRTE_TEST_MODE asks; PRTE_* names are ones the agent lets
 # through, so the tests steer it from the command line the way PRRTE passes its own variables.
 FAKE_PRTED = """
-import json, os, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 STATE = {state!r}
 with open(os.path.join(STATE, "runs.log"), "a") as log:
     log.write(f"{{os.getpid()}}\\n")
@@ -43,6 +44,7 @@ if mode == "report":
     print(json.dumps({{
         "argv0": sys.argv[0], "args": sys.argv[1:], "cwd": os.getcwd(), "stdin": stdin,
         "env": {{name: os.environ.get(name) for name in keep}},
+        "sighup": signal.getsignal(signal.SIGHUP).name,  # SIG_IGN is inherited across exec
     }}), flush=True)
     print("err-line", file=sys.stderr, flush=True)
     sys.exit(int(os.environ.get("PRTE_TEST_CODE", "0")))
@@ -120,6 +122,7 @@ class Agent:
     secret_file: Path
     state: Path
     tools: dict[str, Path]  # program name -> its entry point below the scratch prefix
+    tls: TlsFiles
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def log(self) -> str:
@@ -133,6 +136,7 @@ class Agent:
         env = dict(os.environ)
         env["RECAPP_AGENT_PORT"] = str(self.port)
         env["RECAPP_AGENT_SECRET_FILE"] = str(secret_file or self.secret_file)
+        env["RECAPP_AGENT_TLS_DIR"] = str(self.tls.dir)
         env.update(extra)
         return env
 
@@ -174,6 +178,7 @@ class Agent:
             str(port or self.port),
         ]
         argv += ["--secret-file", str(secret_file or self.secret_file), "--timeout", "3"]
+        argv += ["--tls-dir", str(self.tls.dir), "--tls-name", NODE_NAME]
         return subprocess.run(argv, capture_output=True, timeout=15)
 
     def other_secret(self, text: str) -> Path:
@@ -191,6 +196,44 @@ class Agent:
         return [int(pid) for pid in path.read_text().split()]
 
 
+NODE_NAME = "node"  # the agent's pair: node.crt/node.key, naming "node", "localhost" and 127.0.0.1
+OTHER_NODE = "node-b"
+
+
+@dataclass
+class TlsFiles:
+    """One test cluster's TLS directory, and another cluster's (whose certificates must not work)."""
+
+    dir: Path
+    foreign: Path
+
+
+def write_tls(base: Path) -> TlsFiles:
+    def make(where: Path, cluster: str) -> None:
+        ca = pki.make_ca(cluster, 1)
+        node = pki.issue_node_cert(ca, NODE_NAME, [NODE_NAME, "localhost", "127.0.0.1"])
+        # Another node of the same cluster: a valid certificate, but not for the name a client dials.
+        other = pki.issue_node_cert(ca, OTHER_NODE, [OTHER_NODE])
+        launcher = pki.issue_client_cert(ca)
+        where.mkdir(mode=0o700)
+        files = {
+            "ca.crt": ca.cert_pem,
+            f"{NODE_NAME}.crt": node.cert_pem,
+            f"{NODE_NAME}.key": node.key_pem,
+            f"{OTHER_NODE}.crt": other.cert_pem,
+            f"{OTHER_NODE}.key": other.key_pem,
+            "launcher.crt": launcher.cert_pem,
+            "launcher.key": launcher.key_pem,
+        }
+        for name, data in files.items():
+            (where / name).write_bytes(data)
+            (where / name).chmod(0o600)
+
+    make(base / "tls", "test")
+    make(base / "tls" / "foreign", "foreign")  # where the security report's attack script looks
+    return TlsFiles(base / "tls", base / "tls" / "foreign")
+
+
 def write_secret(path: Path, text: str) -> Path:
     path.write_text(text + "\n")  # a trailing newline, as `kubectl create secret --from-file` keeps
     path.chmod(0o600)
@@ -205,6 +248,7 @@ def agent_factory(base: Path, tools: dict[str, Path]) -> Iterator[Callable[..., 
     state.mkdir()
     bin_dir = base / "bin"
     write_program(bin_dir / "prted", FAKE_PRTED.format(state=str(state)))
+    tls = write_tls(base)
 
     def start(
         *extra_args: str, allow: tuple[str, ...] = ("prted",), env: dict[str, str] | None = None
@@ -216,6 +260,7 @@ def agent_factory(base: Path, tools: dict[str, Path]) -> Iterator[Callable[..., 
         agent_env.update(env or {})
         argv = [TOOLS_PYTHON, str(tools["recapp-agent"]), "serve", "--port", "0", "--bind", "127.0.0.1"]
         argv += ["--secret-file", str(secret_file), "--subreaper", *extra_args]
+        argv += ["--tls-dir", str(tls.dir), "--tls-name", NODE_NAME]
         for program in allow:
             argv += ["--allow", program]
         with log_path.open("wb") as log_file:
@@ -226,7 +271,7 @@ def agent_factory(base: Path, tools: dict[str, Path]) -> Iterator[Callable[..., 
         )
         match = listening.search(log_path.read_text())
         assert match, f"agent did not start: {log_path.read_text()}"
-        agent = Agent(process, int(match.group(1)), log_path, secret_file, state, tools)
+        agent = Agent(process, int(match.group(1)), log_path, secret_file, state, tools, tls)
         agents.append(agent)
         return agent
 
@@ -285,6 +330,12 @@ def run_agent_cli(node_tools: dict[str, Path]) -> Callable[..., subprocess.Compl
         return subprocess.run([TOOLS_PYTHON, agent, *args], capture_output=True, timeout=15)
 
     return run
+
+
+@pytest.fixture(name="write_tls")
+def write_tls_fixture() -> Callable[[Path], TlsFiles]:
+    """Write a test cluster's TLS directory (and a foreign one) under a base directory."""
+    return write_tls
 
 
 @pytest.fixture(name="write_program")

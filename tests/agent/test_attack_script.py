@@ -16,17 +16,24 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.reliability
 
 
+@pytest.fixture(autouse=True)
+def tls_dir(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_attacks, "TLS_DIR", str(agent.tls.dir))
+
+
 def test_every_attack_is_refused_and_the_baseline_accepted(agent: Agent) -> None:
     assert not os.path.exists(agent_attacks.MARKER)
     results = agent_attacks.attacks(agent.port, agent.secret_file.read_bytes().strip())
     by_name = {r["attack"]: r for r in results}
     assert by_name["ping with the cluster's secret"]["outcome"] == "accepted"
     refused = [r for r in results if r["expect"] == "refused"]
-    assert len(refused) == len(results) - 1 >= 10
+    assert len(refused) == len(results) - 1 >= 17
     wrong = [r for r in refused if r["outcome"] != "refused"]
     assert wrong == [], wrong
     assert "authentication failed" in by_name["ping with a wrong secret"]["reason"]
     assert "not allowed" in by_name["program not allow-listed (touch)"]["reason"]
+    assert by_name["NUL byte in an environment value"]["reason"].startswith("NUL byte")
+    assert by_name["a node's certificate asks to launch"]["reason"].startswith("a node certificate may not")
     assert agent.runs() == []  # not even the allowed prted ran: nothing was accepted to launch
 
 

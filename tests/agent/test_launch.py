@@ -58,6 +58,13 @@ def test_launch_streams_stdout_stderr_and_exit_code(agent: Agent) -> None:
     assert len(agent.runs()) == 1
 
 
+def test_the_command_gets_default_signal_dispositions(agent: Agent) -> None:
+    # The agent must not hand prted (and through it every rank) an ignored SIGHUP.
+    result = agent.launch("127.0.0.1", "prted")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sighup"] == "SIG_DFL"
+
+
 def test_stdin_is_forwarded_to_the_command(agent: Agent) -> None:
     # PRRTE 5+ writes the DVM key down the agent's stdin for prted to read (prte_dvm_key_stdin).
     key = "0123456789abcdef" * 4 + "\n"

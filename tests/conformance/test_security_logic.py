@@ -21,8 +21,14 @@ pytestmark = pytest.mark.reliability
 
 def test_recapps_own_manifests_pass_every_manifest_check():
     checks = sec.manifest_checks(sec.default_objects(None))
-    assert {c.check for c in checks} == {"capabilities", "pod-isolation", "rbac-scope"}
+    assert {c.check for c in checks} == {
+        "capabilities", "pod-isolation", "rbac-scope", "exec-scope", "api-token", "pod-security-admission",
+        "network-policy", "resource-limits",
+    }  # fmt: skip
     assert [c for c in checks if c.status != "PASS"] == []
+    tokens = {c.subject: c.detail for c in checks if c.check == "api-token"}
+    assert tokens["Job/demo-login (agent launcher)"] == "API token only in: wait-nodes"
+    assert tokens["Job/demo-login (kubexec launcher)"] == "API token only in: wait-nodes, login"
     node_caps = next(
         c for c in checks if c.check == "capabilities" and "node (agent launcher) node" in c.subject
     )
@@ -30,6 +36,8 @@ def test_recapps_own_manifests_pass_every_manifest_check():
     roles = [c for c in checks if c.check == "rbac-scope"]
     assert len(roles) == 2  # agent and kubexec launchers
     assert any("pods/exec: create,get" in c.detail for c in roles)
+    (scope,) = [c for c in checks if c.check == "exec-scope"]
+    assert scope.detail == "pods/exec on demo-node-0, demo-node-1"
     assert all("namespace recapp-demo" in c.detail for c in roles)
 
 
@@ -118,3 +126,56 @@ def test_report_passes_only_without_failures_and_orders_the_table():
     assert [r[0] for r in table_rows(report)] == ["sshd-absent", "checkov"]
     report.checks.append(SecurityCheck(check="rbac-scope", subject="r", status="FAIL"))
     assert not report.passed and report.counts()["FAIL"] == 1
+
+
+def _before_issue_15(objects):
+    """recapp's objects as they were before the launch-path hardening (issue 15)."""
+    objs = copy.deepcopy(objects)
+    for obj in objs:
+        if obj["kind"] == "Namespace":
+            obj["metadata"]["labels"] = {
+                k: v for k, v in obj["metadata"]["labels"].items() if not k.startswith("pod-security")
+            }
+        if obj["kind"] == "Role":
+            for rule in obj["rules"]:
+                rule.pop("resourceNames", None)
+        if obj["kind"] == "NetworkPolicy":
+            obj["spec"] = {
+                "podSelector": {"matchLabels": {"recapp.io/cluster": "demo"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"podSelector": {"matchLabels": {"recapp.io/cluster": "demo"}}}]}],
+            }
+        template = (obj.get("spec") or {}).get("template")
+        if template:
+            pod = template["spec"]
+            if obj["kind"] == "Job":
+                pod["automountServiceAccountToken"] = True
+            for ctr in [*pod.get("initContainers", []), *pod["containers"]]:
+                ctr.pop("resources", None)
+    return objs
+
+
+def test_the_old_manifests_fail_each_new_check():
+    checks = sec.manifest_checks(_before_issue_15(sec.default_objects(None)))
+    failed = {c.check for c in checks if c.status == "FAIL"}
+    assert failed == {
+        "exec-scope",
+        "api-token",
+        "pod-security-admission",
+        "network-policy",
+        "resource-limits",
+    }
+    policy = next(c for c in checks if c.check == "network-policy")
+    assert policy.detail == "no Egress; selects pods by shared labels only"
+
+
+def test_a_render_s_overlay_patches_are_not_read_as_objects(tmp_path):
+    from recapp.k8s import render
+    from recapp.k8s.spec import load_spec
+
+    spec = load_spec({"name": "demo", "nodes": 2, "rec_image": "localhost/recapp/rec:trixie"})
+    render.render_kustomize(spec, tmp_path)
+    objects = sm.load_directory(tmp_path)
+    assert sorted(o["kind"] for o in objects).count("Job") == 1  # base's Job, not the kubexec patch
+    checks = sec.manifest_checks(objects)
+    assert [c for c in checks if c.status == "FAIL"] == []

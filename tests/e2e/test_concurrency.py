@@ -43,8 +43,14 @@ def test_two_clusters_are_separate_and_cannot_reach_each_others_agents(engine, m
     nets = [json.loads(engine.podman("network", "inspect", network_name(s.name)).stdout)[0] for s in specs]
     assert nets[0]["subnets"][0]["subnet"] != nets[1]["subnets"][0]["subnet"]
     assert [n["options"].get("isolate") for n in nets] == ["true", "true"]
-    secrets = [(cluster_dir(s.name) / "agent-secret" / "secret").read_text() for s in specs]
+    secrets = [
+        (cluster_dir(s.name) / "agent-secret" / login_pod_name(s.name) / "secret").read_text() for s in specs
+    ]
     assert secrets[0] != secrets[1] and all(len(x) == 64 for x in secrets)
+    cas = [
+        (cluster_dir(s.name) / "agent-secret" / login_pod_name(s.name) / "ca.crt").read_text() for s in specs
+    ]
+    assert cas[0] != cas[1]  # one CA per cluster: one cluster's launcher is a stranger to the other's agents
     for spec in specs:
         hostfile = _as_rec(
             engine, spec, login_pod_name(spec.name), "cat", "/etc/recapp/hostfile/hostfile"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from recapp.k8s.objects import cluster_objects
+from recapp.k8s import pki
+from recapp.k8s.objects import cluster_objects, new_credentials
 from recapp.k8s.spec import ClusterSpec, load_spec
 
 # A fixed secret, so objects and renders are reproducible in tests.
@@ -35,5 +36,10 @@ def secret() -> str:
 
 
 @pytest.fixture
-def objects(spec: ClusterSpec) -> list[dict[str, Any]]:
-    return cluster_objects(spec, agent_secret=SECRET)
+def credentials(spec: ClusterSpec) -> pki.ClusterCredentials:
+    return new_credentials(spec)
+
+
+@pytest.fixture
+def objects(spec: ClusterSpec, credentials: pki.ClusterCredentials) -> list[dict[str, Any]]:
+    return cluster_objects(spec, agent_secret=SECRET, credentials=credentials)

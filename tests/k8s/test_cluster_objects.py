@@ -16,6 +16,10 @@ Make = Callable[..., ClusterSpec]
 Obj = dict[str, Any]
 
 
+def by_name(objects: list[Obj], kind: str, name: str) -> Obj:
+    return next(x for x in objects if x["kind"] == kind and x["metadata"]["name"] == name)
+
+
 def by_kind(objects: list[Obj], kind: str) -> Obj:
     found = [x for x in objects if x["kind"] == kind]
     assert len(found) == 1, f"expected one {kind}, got {len(found)}"
@@ -49,19 +53,20 @@ def all_label_sets(objects: list[Obj]) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_objects_in_apply_order(objects: list[Obj]) -> None:
     assert [x["kind"] for x in objects] == [
-        "Namespace", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "Secret", "Service",
-        "StatefulSet", "Job",
+        "Namespace", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "NetworkPolicy", "Secret",
+        "Service", "StatefulSet", "Job",
     ]  # fmt: skip
 
 
 def test_names(objects: list[Obj]) -> None:
-    names = {x["kind"]: x["metadata"]["name"] for x in objects}
+    names = {x["kind"]: x["metadata"]["name"] for x in objects if x["kind"] != "NetworkPolicy"}
+    policies = [x["metadata"]["name"] for x in objects if x["kind"] == "NetworkPolicy"]
+    assert policies == ["demo-node", "demo-login"]
     assert names == {
         "Namespace": "recapp-demo",
         "ServiceAccount": "demo",
         "Role": "demo",
         "RoleBinding": "demo",
-        "NetworkPolicy": "demo",
         "Secret": "demo-agent",
         "Service": "demo-nodes",
         "StatefulSet": "demo-node",
@@ -83,7 +88,7 @@ def test_every_object_and_template_carries_the_labels(objects: list[Obj]) -> Non
         assert labels[c.LABEL_CLUSTER] == "demo", where
         assert labels[c.LABEL_COMPONENT], where
         seen += 1
-    assert seen == 12  # 9 objects + 2 pod templates + 1 claim template
+    assert seen == 13  # 10 objects + 2 pod templates + 1 claim template
 
 
 def test_components(objects: list[Obj]) -> None:
@@ -128,9 +133,14 @@ def test_agent_role_only_reads_pods(objects: list[Obj]) -> None:
     assert not any("pods/exec" in rule["resources"] for rule in role["rules"])
 
 
-def test_kubexec_role_adds_pod_exec(make_spec: Make) -> None:
+def test_kubexec_role_adds_pod_exec_on_the_node_pods_only(make_spec: Make) -> None:
     role = by_kind(o.cluster_objects(make_spec(launcher="kubexec")), "Role")
-    assert role["rules"][1] == {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]}
+    assert role["rules"][1] == {
+        "apiGroups": [""],
+        "resources": ["pods/exec"],
+        "resourceNames": ["demo-node-0", "demo-node-1", "demo-node-2"],
+        "verbs": ["create", "get"],
+    }
     assert len(role["rules"]) == 2
 
 
@@ -143,11 +153,34 @@ def test_role_binding_binds_the_service_account_to_the_role(objects: list[Obj]) 
 # --- secret and service --------------------------------------------------------------------------------
 
 
-def test_secret_holds_the_given_value(objects: list[Obj], secret: str) -> None:
+def test_secret_holds_the_given_value_and_the_tls_files(objects: list[Obj], secret: str) -> None:
     obj = by_kind(objects, "Secret")
     assert obj["type"] == "Opaque"
-    assert obj["stringData"] == {"secret": secret}
+    assert sorted(obj["stringData"]) == [
+        "ca.crt", "demo-node-0.crt", "demo-node-0.key", "demo-node-1.crt", "demo-node-1.key",
+        "demo-node-2.crt", "demo-node-2.key", "launcher.crt", "launcher.key", "secret",
+    ]  # fmt: skip
+    assert obj["stringData"]["secret"] == secret
     assert o.agent_secret_value(objects) == secret
+    assert "PRIVATE KEY" not in obj["stringData"]["ca.crt"]
+
+
+def test_each_pod_mounts_only_its_side_of_the_tls_files(objects: list[Obj]) -> None:
+    def items(template: Obj) -> list[str]:
+        volume = {v["name"]: v for v in template["spec"]["volumes"]}["agent-secret"]
+        return [i["key"] for i in volume["secret"]["items"]]
+
+    node, login = items(o.node_pod_template(objects)), items(o.login_pod_template(objects))
+    assert node == ["secret", "ca.crt"] + [f"demo-node-{i}.{ext}" for i in range(3) for ext in ("crt", "key")]
+    assert login == ["secret", "ca.crt", "launcher.crt", "launcher.key"]
+
+
+def test_a_secret_without_every_node_certificate_is_refused(
+    make_spec: Make, credentials: object, secret: str
+) -> None:
+    bigger = make_spec(nodes=4)  # the fixture's credentials cover three nodes
+    with pytest.raises(ClusterError, match=r"^TLS credentials: no certificate for demo-node-3$"):
+        o.cluster_objects(bigger, agent_secret=secret, credentials=credentials)  # type: ignore[arg-type]
 
 
 def test_fresh_secrets_are_random_hex(spec: ClusterSpec) -> None:
@@ -186,17 +219,13 @@ def test_node_container_runs_the_agent(objects: list[Obj], make_spec: Make) -> N
     node = container(o.node_pod_template(objects)["spec"], "node")
     assert node["image"] == "localhost/recapp-rec:trixie"
     assert node["command"] == [
-        "recapp-agent",
-        "serve",
-        "--port",
-        "7450",
-        "--secret-file",
-        "/etc/recapp/agent/secret",
-    ]
+        "recapp-agent", "serve", "--port", "7450", "--secret-file", "/etc/recapp/agent/secret",
+        "--tls-dir", "/etc/recapp/agent",
+    ]  # fmt: skip
     assert node["ports"] == [{"name": "agent", "containerPort": 7450, "protocol": "TCP"}]
     assert node["readinessProbe"]["exec"]["command"] == [
         "recapp-agent", "ping", "--host", "127.0.0.1", "--port", "7450",
-        "--secret-file", "/etc/recapp/agent/secret",
+        "--secret-file", "/etc/recapp/agent/secret", "--tls-dir", "/etc/recapp/agent",
     ]  # fmt: skip
     other = container(o.node_pod_template(o.cluster_objects(make_spec(agent_port=9000)))["spec"], "node")
     assert other["command"][3] == "9000" and other["readinessProbe"]["exec"]["command"][5] == "9000"
@@ -242,7 +271,7 @@ def test_node_volumes_with_claim_storage(objects: list[Obj]) -> None:
     assert [t["metadata"]["name"] for t in sts["volumeClaimTemplates"]] == ["storage"]
     assert sts["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "10Gi"}
     assert volumes["images"] == {"name": "images", "emptyDir": {}}
-    assert volumes["dshm"]["emptyDir"] == {"medium": "Memory"}
+    assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
     assert volumes["agent-secret"]["secret"]["secretName"] == "demo-agent"
     assert volumes["agent-secret"]["secret"]["defaultMode"] == 0o440
 
@@ -295,7 +324,15 @@ def test_security_options(make_spec: Make) -> None:
     }
 
 
-def test_no_resources_key_when_none_asked(objects: list[Obj]) -> None:
+def test_default_resources_limit_memory_not_cpu(objects: list[Obj]) -> None:
+    assert container(o.node_pod_template(objects)["spec"], "node")["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"memory": "8Gi"},
+    }
+
+
+def test_no_resources_key_when_none_asked(make_spec: Make) -> None:
+    objects = o.cluster_objects(make_spec(resources=None))
     assert "resources" not in container(o.node_pod_template(objects)["spec"], "node")
 
 
@@ -326,8 +363,12 @@ def test_wait_nodes_init_container(objects: list[Obj]) -> None:
         "--slots", "2",
         "--out", "/etc/recapp/hostfile",
         "--timeout", "300",
+        "--owner", "demo-node",
     ]  # fmt: skip
-    assert mounts_of(wait) == {"hostfile": "/etc/recapp/hostfile"}
+    assert mounts_of(wait) == {
+        "hostfile": "/etc/recapp/hostfile",
+        "api-token": "/var/run/secrets/kubernetes.io/serviceaccount",
+    }
     assert mounts_of(container(pod, "login")) == {
         "hostfile": "/etc/recapp/hostfile",
         "agent-secret": "/etc/recapp/agent",
@@ -374,18 +415,79 @@ def test_accessor_refuses_objects_without_the_workload(objects: list[Obj]) -> No
         o.login_pod_template(without_job)
 
 
-def test_objects_are_pure(spec: ClusterSpec, secret: str) -> None:
-    assert o.cluster_objects(spec, agent_secret=secret) == o.cluster_objects(spec, agent_secret=secret)
+def test_objects_are_pure(spec: ClusterSpec, secret: str, credentials: object) -> None:
+    def make() -> list[Obj]:
+        return o.cluster_objects(spec, agent_secret=secret, credentials=credentials)  # type: ignore[arg-type]
+
+    assert make() == make()
 
 
-def test_network_policy_admits_only_the_clusters_own_pods(objects: list[Obj]) -> None:
-    policy = by_kind(objects, "NetworkPolicy")
-    same = {"matchLabels": {"recapp.io/cluster": "demo"}}
-    assert policy["spec"] == {
-        "podSelector": same,
-        "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"podSelector": same}]}],
+def test_node_policy_admits_and_reaches_only_the_clusters_pods_by_name(objects: list[Obj]) -> None:
+    policy = by_name(objects, "NetworkPolicy", "demo-node")["spec"]
+    nodes = {
+        "matchLabels": {"recapp.io/cluster": "demo", "app.kubernetes.io/component": "node"},
+        "matchExpressions": [
+            {
+                "key": "statefulset.kubernetes.io/pod-name",
+                "operator": "In",
+                "values": ["demo-node-0", "demo-node-1", "demo-node-2"],
+            }
+        ],
     }
-    # It selects every pod of the cluster: the node pods and the login pod carry the label.
-    for template in (o.node_pod_template(objects), o.login_pod_template(objects)):
-        assert template["metadata"]["labels"]["recapp.io/cluster"] == "demo"
+    login = {
+        "matchLabels": {
+            "recapp.io/cluster": "demo",
+            "app.kubernetes.io/component": "login",
+            "batch.kubernetes.io/job-name": "demo-login",
+        }
+    }
+    dns = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    assert policy == {
+        "podSelector": nodes,
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"podSelector": nodes}, {"podSelector": login}]}],
+        "egress": [{"to": [{"podSelector": nodes}, {"podSelector": login}]}, dns],
+    }
+    login_policy = by_name(objects, "NetworkPolicy", "demo-login")["spec"]
+    assert login_policy["podSelector"] == login
+    assert login_policy["ingress"] == [{"from": [{"podSelector": nodes}]}]
+    api = {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+    assert login_policy["egress"] == [{"to": [{"podSelector": nodes}]}, dns, api]
+    # The selectors match the pod templates' own labels (plus what the controllers add).
+    node_labels = o.node_pod_template(objects)["metadata"]["labels"]
+    assert all(node_labels[k] == v for k, v in nodes["matchLabels"].items())
+    login_labels = o.login_pod_template(objects)["metadata"]["labels"]
+    assert all(login_labels.get(k) == v for k, v in login["matchLabels"].items() if "job-name" not in k)
+
+
+def test_login_egress_to_the_api_server_can_be_pinned(make_spec: Make) -> None:
+    objects = o.cluster_objects(make_spec(api_server_cidrs=["10.96.0.1/32"]))
+    egress = by_name(objects, "NetworkPolicy", "demo-login")["spec"]["egress"]
+    assert egress[2]["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
+
+
+def test_bad_api_server_cidr_is_refused(make_spec: Make) -> None:
+    with pytest.raises(ClusterError, match=r"api_server_cidrs.*not an address or CIDR"):
+        make_spec(api_server_cidrs=["the api server"])
+
+
+def test_isolation_is_recognised(objects: list[Obj], spec: ClusterSpec) -> None:
+    assert o.isolates_cluster(objects, spec)
+    assert not o.isolates_cluster([x for x in objects if x["metadata"]["name"] != "demo-login"], spec)
+
+
+def test_namespace_enforces_pod_security_baseline(objects: list[Obj]) -> None:
+    labels = by_kind(objects, "Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert labels["pod-security.kubernetes.io/warn"] == "baseline"
+
+
+@pytest.mark.parametrize(("launcher", "login_has_token"), [("agent", False), ("kubexec", True)])
+def test_login_pod_token_only_where_needed(make_spec: Make, launcher: str, login_has_token: bool) -> None:
+    pod = o.login_pod_template(o.cluster_objects(make_spec(launcher=launcher)))["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert "api-token" in mounts_of(container(pod, "wait-nodes", "initContainers"))
+    assert ("api-token" in mounts_of(container(pod, "login"))) is login_has_token
+    token = {v["name"]: v for v in pod["volumes"]}["api-token"]["projected"]["sources"][0]
+    assert token == {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}

@@ -22,8 +22,13 @@ def test_defaults(spec: ClusterSpec) -> None:
         7450,
         300,
     )
-    assert spec.resources is None
-    assert spec.user_namespace is False
+    assert spec.resources is not None and spec.resources.limits is not None
+    assert spec.resources.requests is not None
+    assert spec.resources.requests.as_dict() == {"cpu": "250m", "memory": "256Mi"}
+    assert spec.resources.limits.as_dict() == {"memory": "8Gi"}
+    assert spec.shm_size == "1Gi"
+    assert spec.user_namespace is None  # decided by the backend (detected)
+    assert (spec.cert_lifetime_days, spec.network_policy_probe, spec.api_server_cidrs) == (30, "refuse", [])
     assert spec.seccomp_localhost_profile is None
 
 

@@ -31,7 +31,7 @@ def test_render_writes_the_layout_and_says_how_to_deploy(tmp_path: Path) -> None
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        f"wrote 15 files to {out}",
+        f"wrote 25 files to {out}",
         f"deploy with: kubectl apply -k {out}/overlays/agent",
         "remove with: kubectl delete namespace recapp-demo",
     ]

@@ -45,14 +45,14 @@ def checkov() -> Path:
 def test_the_shipped_waivers_load_and_each_has_a_reason() -> None:
     waivers = scan.load_waivers()
     assert set(waivers) == {
-        "CKV_K8S_8", "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13", "CKV_K8S_15", "CKV_K8S_20",
-        "CKV_K8S_22", "CKV_K8S_25", "CKV_K8S_38", "CKV_K8S_40", "CKV_K8S_43",
+        "CKV_K8S_8", "CKV_K8S_11", "CKV_K8S_15", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_25", "CKV_K8S_40",
+        "CKV_K8S_43", "CKV2_K8S_6",
     }  # fmt: skip
     assert all(len(w.reason) > 80 and "\n" not in w.reason for w in waivers.values())
     # What only the node pods need is waived for the node pods only.
     assert waivers["CKV_K8S_20"].pods == ["node"]
     assert waivers["CKV_K8S_25"].pods == ["node"]
-    assert waivers["CKV_K8S_38"].pods == ["login"]
+    assert "CKV_K8S_38" not in waivers  # no pod automounts an API token any more
 
 
 @pytest.mark.parametrize(

@@ -43,3 +43,18 @@ def test_wait_nodes_writes_them_sorted_by_pod_name() -> None:
     )
     assert by_name == "demo-node-0.demo-nodes slots=2\ndemo-node-1.demo-nodes slots=2\n"
     assert by_ip == "10.0.0.1 slots=2\n10.0.0.2 slots=2\n"
+
+
+def test_owned_by_needs_the_controller_reference() -> None:
+    ref = {"kind": "StatefulSet", "name": "demo-node", "controller": True}
+    assert pods.owned_by({"metadata": {"ownerReferences": [ref]}}, "StatefulSet", "demo-node")
+    # A pod that only copies the labels (no owner), or names another owner, or is not controlled.
+    assert not pods.owned_by(
+        {"metadata": {"labels": {"recapp.io/cluster": "demo"}}}, "StatefulSet", "demo-node"
+    )
+    assert not pods.owned_by(
+        {"metadata": {"ownerReferences": [{**ref, "name": "x"}]}}, "StatefulSet", "demo-node"
+    )
+    assert not pods.owned_by(
+        {"metadata": {"ownerReferences": [{**ref, "controller": False}]}}, "StatefulSet", "demo-node"
+    )

@@ -4,7 +4,6 @@ A fake podman on PATH records what the script asks of it."""
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
@@ -33,18 +32,9 @@ def test_rec_default_fresh_runs_one_container_per_rank(tmp_path: Path) -> None:
 
 def test_without_the_rec_setting_the_sandbox_is_used(tmp_path: Path) -> None:
     # The fake podman starts nothing, so the sandbox cannot come up: the script must have tried.
-    state = Path(f"/tmp/.recapp-sandbox-{os.getuid()}")
-    existed = state.exists()
-    before = set(state.glob("*")) if existed else set()
-    proc, calls = _run(tmp_path, {}, "--image", "app:y", "--", "hello")
-    try:
-        assert any(
-            c.startswith("--log-level=error run -d --pull=never --name recapp-sandbox-") for c in calls
-        ), calls
-        assert not any(" --rm " in f" {c} " for c in calls), calls
-        assert proc.returncode != 0  # no pid from the fake podman: no rank was started
-    finally:
-        for made in (set(state.glob("*")) if state.exists() else set()) - before:
-            made.unlink()
-        if not existed and state.exists():
-            state.rmdir()
+    proc, calls = _run(tmp_path, {"HOME": str(tmp_path)}, "--image", "app:y", "--", "hello")
+    assert any(c.startswith("--log-level=error run -d --pull=never --name recapp-sandbox-") for c in calls), (
+        calls
+    )
+    assert not any(" --rm " in f" {c} " for c in calls), calls
+    assert proc.returncode != 0  # no pid from the fake podman: no rank was started
