@@ -72,10 +72,13 @@ say "repository: $(git -C "$REPO" log -1 --format='%h %s' | cut -c1-100)"
 
 # The harness's own container, not recapp: on a cgroup v1/hybrid host crun refuses to run, so the
 # outer container uses runc there; ulimits at this host's hard limits (podman's defaults exceed them).
+# podman lowers its own nproc to kernel.pid_max as it starts, so a container may not ask for more.
+nofile=$(ulimit -Hn) nproc=$(ulimit -Hu) pid_max=$(cat /proc/sys/kernel/pid_max)
+[ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ] && nproc=$pid_max
 runtime=()
 [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null && runtime=(--runtime runc)
 podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${runtime[@]}" \
-  --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$(ulimit -Hu):$(ulimit -Hu)" \
+  --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
   --label io.recapp.fresh-check="$HOST" --rootfs "$ROOTFS" sleep infinity >>"$LOG" 2>&1 ||
   { echo "error: could not start the fresh machine's container: $(tail -1 "$LOG")" >&2; summary FAIL; exit 1; }
 
