@@ -86,6 +86,8 @@ podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${run
 podman exec "$NAME" dpkg-query -W -f '${Package}\n' | sort >"$WORK/before"
 step setup make setup
 rc=$?
+# make setup's own log dies with the rootfs: keep it in ours
+{ echo "== .setup.log:"; podman exec "$NAME" cat /root/recapp/.setup.log; } >>"$LOG" 2>&1
 podman exec "$NAME" dpkg-query -W -f '${Package}\n' | sort >"$WORK/after"
 echo "fresh-check: installed by make setup: $(comm -13 "$WORK/before" "$WORK/after" | wc -l) packages:" \
   "$(comm -13 "$WORK/before" "$WORK/after" | tr '\n' ' ')" >>"$LOG"
