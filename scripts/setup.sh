@@ -14,9 +14,10 @@ VENV=.venv
 # fuse-overlayfs …), buildah for builds, runc (crun refuses cgroup v1/hybrid hosts),
 # uidmap (newuidmap for rootless podman), mmdebstrap for base images from Debian's archive,
 # setcap (libcap2-bin), netavark + aardvark-dns (container networks and their names), and the
-# Python that runs recapp itself (a fresh machine has no python3 at all).
+# Python that runs recapp itself (a fresh machine has no python3 at all), with the CA certificates
+# pip needs for PyPI over HTTPS.
 COMMON=(podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
-  python3 python3-venv)
+  python3 python3-venv ca-certificates)
 # netavark drives the host firewall for every container on a network, with the tool its release
 # expects: without it `podman run --network` fails with "netavark: No such file or directory".
 FIREWALL_bookworm=(iptables)

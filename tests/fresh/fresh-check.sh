@@ -66,6 +66,10 @@ if ! mmdebstrap --variant=important --mode=root --include=make \
   summary FAIL
   exit 1
 fi
+# The site's network intercepts TLS: every machine here is given the site's CA certificates (and the
+# pip.conf pointing at the system store), so the fresh one gets them too. Nothing else of this host.
+cp -a /usr/local/share/ca-certificates/. "$ROOTFS/usr/local/share/ca-certificates/" 2>>"$LOG"
+[ -f /etc/pip.conf ] && cp /etc/pip.conf "$ROOTFS/etc/pip.conf"
 mkdir -p "$ROOTFS/root/recapp"
 git -C "$REPO" archive HEAD | tar -x -C "$ROOTFS/root/recapp"
 say "repository: $(git -C "$REPO" log -1 --format='%h %s' | cut -c1-100)"
