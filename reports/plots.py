@@ -129,3 +129,41 @@ def scaling(record: BenchRecord) -> bytes | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _png(fig)
+
+
+# ---------------------------------------------------------------- one job's curves
+
+CURVE_MIN_POINTS = 3  # fewer sizes than this are figures, not a curve
+
+
+def curves(figures: dict) -> dict[str, list[tuple[int, float, str]]]:
+    """Figure families `NAME_<bytes>` with at least CURVE_MIN_POINTS sizes and one unit (a ping-pong's
+    latency and bandwidth): family name → [(bytes, value, unit)] by size."""
+    families: dict[str, list[tuple[int, float, str]]] = {}
+    for key, fig in figures.items():
+        head, _, tail = key.rpartition("_")
+        if head and tail.isdigit():
+            families.setdefault(head, []).append((int(tail), fig.value, fig.unit))
+    return {
+        name: sorted(points)
+        for name, points in sorted(families.items())
+        if len(points) >= CURVE_MIN_POINTS and len({p[2] for p in points}) == 1
+    }
+
+
+def job_curves(title: str, families: dict[str, list[tuple[int, float, str]]]) -> bytes | None:
+    """One panel per family against message size, both axes logarithmic (sizes span 8 B … 4 MiB)."""
+    if not families:
+        return None
+    fig = _figure(5 * len(families), 3.6)
+    axes = fig.subplots(1, len(families), squeeze=False)[0]
+    for ax, (name, points) in zip(axes, families.items(), strict=True):
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, color=COLOURS["nested"])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("message size (bytes)", fontsize=8)
+        ax.set_ylabel(points[0][2], fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
