@@ -26,7 +26,7 @@ FIREWALL_sid=(nftables)
 
 packages_for() {
   local fw="FIREWALL_$1[@]"
-  [ -n "${!fw+x}" ] || { echo "error: make setup supports Debian bookworm, trixie and sid, not '$1'" >&2; return 2; }
+  declare -p "FIREWALL_$1" >/dev/null 2>&1 || { echo "error: make setup supports Debian bookworm, trixie and sid, not '$1'" >&2; return 2; }
   echo "${COMMON[@]}" "${!fw}"
 }
 
