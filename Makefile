@@ -13,6 +13,7 @@ help:
 	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
+	@echo "make fresh-check HOST=bookworm|trixie - make setup, recapp doctor, make demo on a clean Debian rootfs"
 	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
 	@echo "make kube-up - a local one-node Kubernetes built from Go modules (k8s/localkube); last line KUBECONFIG=..."
 	@echo "make kube-down - stop it, leaving nothing on the host; make test-kube - up, pytest -m k8s, down"
