@@ -53,7 +53,9 @@ step() {
 summary() {
   local verdict=$1 installed passed
   installed=$(sed -n 's/^fresh-check: installed by make setup: //p' "$LOG" | tail -1)
-  passed=$(grep -cE '^ *(hello|init_finalize|ring|ep\.S\.x|pingpong|gmx-water)\b.* PASS *$' "$LOG")
+  # rows of the demo's table (after its title line) whose result is PASS
+  passed=$(awk '/every job nested/ {t = 1} t && /(hello|init_finalize|ring|ep\.S\.x|pingpong|gmx-water)/ && /PASS/ {n++}
+    END {print n + 0}' "$LOG")
   echo "fresh-check $HOST: $verdict in $(awk "BEGIN{printf \"%.1f\", ($(date +%s) - $START)/60}") min;" \
     "demo jobs PASS: $passed; packages installed by make setup: ${installed:-none}; log: $LOG" | tee -a "$LOG"
 }
@@ -88,6 +90,8 @@ podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${run
 
 # What `make setup` installed: the packages present after it and not before it.
 podman exec "$NAME" dpkg-query -W -f '${Package}\n' | sort >"$WORK/before"
+echo "fresh-check: the clean rootfs: $(wc -l <"$WORK/before") packages; of python3, iptables, nftables it has:" \
+  "$(grep -xE 'python3|iptables|nftables' "$WORK/before" | tr '\n' ' ')" >>"$LOG"
 step setup make setup
 rc=$?
 # make setup's own log dies with the rootfs: keep it in ours
