@@ -27,6 +27,7 @@ START=$(date +%s)
 : >"$LOG"
 
 cleanup() {
+  [ -d "$WORK" ] || return 0
   podman rm -f -t 0 "$NAME" >>"$LOG" 2>&1
   # mounts an interrupted run may have left on the rootfs (none expected: they live in the container)
   findmnt -rn -o TARGET | grep "^$ROOTFS" | sort -r | xargs -r umount -l >>"$LOG" 2>&1
@@ -57,7 +58,8 @@ summary() {
   passed=$(awk '/every job nested/ {t = 1} t && /(hello|init_finalize|ring|ep\.S\.x|pingpong|gmx-water)/ && /PASS/ {n++}
     END {print n + 0}' "$LOG")
   echo "fresh-check $HOST: $verdict in $(awk "BEGIN{printf \"%.1f\", ($(date +%s) - $START)/60}") min;" \
-    "demo jobs PASS: $passed; packages installed by make setup: ${installed:-none}; log: $LOG" | tee -a "$LOG"
+    "demo jobs PASS: $passed; packages installed by make setup: ${installed:-none};" \
+    "$([ -d "$WORK" ] && echo "left: $WORK" || echo "rootfs and container removed"); log: $LOG" | tee -a "$LOG"
 }
 
 # The sid Release file is expired on the mirror; the signatures are still checked.
@@ -103,5 +105,6 @@ echo "fresh-check: installed by make setup: $(comm -13 "$WORK/before" "$WORK/aft
 echo "fresh-check: installed by make setup: $(sed -n 's/^installing host packages: //p' "$LOG" | tail -1)" >>"$LOG"
 [ $rc -eq 0 ] && step doctor .venv/bin/recapp doctor && step demo make demo
 rc=$?
+cleanup # before the summary, so its last line is said with nothing left behind
 summary "$([ $rc -eq 0 ] && echo PASS || echo FAIL)"
 exit $rc
