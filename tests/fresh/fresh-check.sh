@@ -67,7 +67,7 @@ say "rootfs: mmdebstrap --variant=important $HOST"
 if ! mmdebstrap --variant=important --mode=root --include=make \
   '--aptopt=Acquire::Check-Valid-Until "false"' "$HOST" "$ROOTFS" "$MIRROR" >>"$LOG" 2>&1; then
   echo "error: mmdebstrap $HOST failed: $(tail -1 "$LOG")" >&2
-  summary FAIL
+  cleanup; summary FAIL
   exit 1
 fi
 # The site's network intercepts TLS: every machine here is given the site's CA certificates (and the
@@ -88,7 +88,7 @@ runtime=()
 podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${runtime[@]}" \
   --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
   --label io.recapp.fresh-check="$HOST" --rootfs "$ROOTFS" sleep infinity >>"$LOG" 2>&1 ||
-  { echo "error: could not start the fresh machine's container: $(tail -1 "$LOG")" >&2; summary FAIL; exit 1; }
+  { echo "error: could not start the fresh machine's container: $(tail -1 "$LOG")" >&2; cleanup; summary FAIL; exit 1; }
 
 # What `make setup` installed: the packages present after it and not before it.
 podman exec "$NAME" dpkg-query -W -f '${Package}\n' | sort >"$WORK/before"
