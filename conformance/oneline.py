@@ -55,6 +55,12 @@ class OneLineSummary:
         if report.failed:
             self.failed.append((check_name(report.nodeid), failure_line(report.longrepr)))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Only now, before the terminal prints its failures section: the reports (and the JUnit
+        # XML written from them) keep their full tracebacks; the terminal shows the lines below.
+        session.config.option.tbstyle = "no"
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.failed:
             return
@@ -64,6 +70,5 @@ class OneLineSummary:
 
 
 def configure(config: pytest.Config) -> None:
-    if config.getoption(ONELINE_OPTION):
-        config.option.tbstyle = "no"  # the summary says it; RECAPP_DEBUG=1 brings tracebacks back
+    if config.getoption(ONELINE_OPTION):  # off with RECAPP_DEBUG=1: pytest's own tracebacks
         config.pluginmanager.register(OneLineSummary(), "recapp-oneline-summary")

@@ -36,11 +36,12 @@ def test_a_shared_cause_is_one_line_naming_every_check() -> None:
 
 
 @pytest.mark.e2e
-def test_images_on_a_base_image_fail_one_line_each(engine, run_recapp) -> None:
+def test_images_on_a_base_image_fail_one_line_each(engine, run_recapp, tmp_path) -> None:
     image = "localhost/recapp/base:trixie"  # a plain Debian: none of the REC's programs
     if not engine.image_exists(image):
         pytest.skip(f"{image} missing (recapp doctor builds it)")
-    result = run_recapp("conformance", "images", "--rec-image", image, timeout=600)
+    junit = tmp_path / "junit.xml"
+    result = run_recapp("conformance", "images", "--rec-image", image, "--junit", str(junit), timeout=600)
     assert result.returncode == 1
     fails = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL ")]
     assert "FAIL rec: test_login_init_is_present: /usr/bin/catatonit is missing (package catatonit)" in fails
@@ -54,6 +55,7 @@ def test_images_on_a_base_image_fail_one_line_each(engine, run_recapp) -> None:
     for text in (result.stdout, result.stderr):
         assert "Traceback" not in text and "def test_" not in text and "\nE   " not in text
     assert "tracebacks: run the same command with RECAPP_DEBUG=1" in result.stdout
+    assert "def test_login_init_is_present" in junit.read_text()  # CI's JUnit keeps the tracebacks
     debug = run_recapp("conformance", "images", "--rec-image", image, env={"RECAPP_DEBUG": "1"}, timeout=600)
     assert debug.returncode == 1
     assert "def test_login_init_is_present" in debug.stdout
