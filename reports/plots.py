@@ -152,18 +152,22 @@ def curves(figures: dict) -> dict[str, list[tuple[int, float, str]]]:
 
 
 def job_curves(title: str, families: dict[str, list[tuple[int, float, str]]]) -> bytes | None:
-    """One panel per family against message size, both axes logarithmic (sizes span 8 B … 4 MiB)."""
+    """One panel per unit (latency, bandwidth) against message size, a line per family (MPI's
+    ping-pong beside the raw TCP/shm limits), both axes logarithmic (sizes span 8 B … 4 MiB)."""
     if not families:
         return None
-    fig = _figure(5 * len(families), 3.6)
-    axes = fig.subplots(1, len(families), squeeze=False)[0]
-    for ax, (name, points) in zip(axes, families.items(), strict=True):
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, color=COLOURS["nested"])
+    units = list(dict.fromkeys(points[0][2] for points in families.values()))
+    fig = _figure(6 * len(units), 3.8)
+    axes = fig.subplots(1, len(units), squeeze=False)[0]
+    for ax, unit in zip(axes, units, strict=True):
+        for name, points in families.items():
+            if points[0][2] == unit:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, label=name)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_title(name, fontsize=9)
         ax.set_xlabel("message size (bytes)", fontsize=8)
-        ax.set_ylabel(points[0][2], fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
         ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return _png(fig)

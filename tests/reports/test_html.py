@@ -153,3 +153,16 @@ def test_pingpong_curves_are_a_plot_not_twenty_numbers_in_a_cell() -> None:
 def test_a_job_without_curves_gets_no_plot(jobs: list[JobRecord]) -> None:
     assert html.job_plots(jobs) == []
     assert '<img class="plot"' not in html.page(jobs=jobs)
+
+
+def test_raw_limits_share_the_pingpong_plot() -> None:
+    from recapp.reports import plots
+    from recapp.reports.records import Figure
+
+    job = _pingpong_job()
+    raw = {f"raw_tcp_lat_{s}": Figure(value=20.0 + s / 500, unit="us") for s in (8, 64, 512, 4096)}
+    job = job.model_copy(update={"figures": {**job.figures, **raw}})
+    families = plots.curves(job.figures)
+    assert list(families) == ["pingpong_bw", "pingpong_lat", "raw_tcp_lat"]
+    assert families["raw_tcp_lat"][0] == (8, 20.016, "us")
+    assert len(html.job_plots([job])) == 1  # one figure: a latency and a bandwidth panel
