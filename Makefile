@@ -4,40 +4,33 @@ PYTHON ?= python3
 VENV := .venv
 RECAPP := $(VENV)/bin/recapp
 PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
-# With their recommends (slirp4netns, fuse-overlayfs, catatonit, …), as podman is usually installed.
-APT_PACKAGES := podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
 SUITE ?= trixie
 
-.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
+.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv fresh-check demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
 	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
+	@echo "make fresh-check HOST=bookworm|trixie - make setup, recapp doctor, make demo on a clean Debian rootfs"
 	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
 	@echo "make kube-up - a local one-node Kubernetes built from Go modules (k8s/localkube); last line KUBECONFIG=..."
 	@echo "make kube-down - stop it, leaving nothing on the host; make test-kube - up, pytest -m k8s, down"
 	@echo "make bench  - workloads nested vs native vs traditional, launch and cluster benchmarks → bench-results/DATE/report.html"
 
-# Idempotent: installs only what is missing; the venv is rebuilt when pyproject.toml changes.
-setup: host-packages venv
+# Idempotent: installs only what is missing (the list per Debian release is in scripts/setup.sh);
+# the venv is rebuilt when pyproject.toml changes. One line per step; details in .setup.log.
+setup:
+	@scripts/setup.sh all
 
+# APT_PACKAGES: more packages on top of the release's list (kube-setup adds Kubernetes' own).
+APT_PACKAGES ?=
 host-packages:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing host packages: $$missing"; \
-	  if [ "$$(id -u)" -ne 0 ]; then echo "error: need root to apt-get install: $$missing" >&2; exit 2; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@scripts/setup.sh packages $(APT_PACKAGES)
 
-venv: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[dev]'
-	@touch $@
+venv:
+	@scripts/setup.sh venv
 
 # mypy cannot follow setuptools' editable finder (builder/ is recapp.builder), so it reads a tree of
 # symlinks laid out as installed, made from pyproject's package-dir mapping (.typecheck/, not committed).
@@ -82,6 +75,12 @@ demo: setup
 	$(RECAPP) conformance images --rec-image localhost/recapp/rec:$(SUITE) --app-image localhost/recapp/app-mpi:$(SUITE)
 	$(RECAPP) images
 	$(RECAPP) demo --suite $(SUITE)
+
+# A brand-new Debian machine (mmdebstrap rootfs of HOST, HEAD copied in): make setup, recapp doctor,
+# make demo inside a privileged podman container; a PASS/FAIL summary line; leaves nothing behind.
+HOST ?= bookworm
+fresh-check:
+	nice -n 10 tests/fresh/fresh-check.sh $(HOST)
 
 test: setup lint
 	$(PYTEST) -m "not slow" tests

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from recapp.conformance import oneline
 from recapp.host import images
 
 
@@ -29,6 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--repeats", type=int, default=1, help="runs per model and workload")
     group.addoption("--nodes", type=int, default=2, help="node pods of the conformance cluster")
     group.addoption("--levels", default=None, help="PMIx levels, comma-separated (default: all)")
+    group.addoption(
+        oneline.ONELINE_OPTION, action="store_true", default=False, help="one line per failing check"
+    )
 
 
 def _image(config: pytest.Config, option: str) -> str:
@@ -93,5 +97,6 @@ def app_root(app_image: str) -> Iterator[object]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    oneline.configure(config)
     config.addinivalue_line("markers", "rec: checks of a REC image")
     config.addinivalue_line("markers", "app: checks of an APP image")

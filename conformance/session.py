@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ FULL_SUITE = ("images", "suite/test_cluster.py", "suite/test_pmix.py", "suite/te
 
 
 def _base_args(parts: list[str]) -> list[str]:
+    # One line per failing check, not pages of tracebacks; RECAPP_DEBUG=1 shows them.
+    debug = os.environ.get("RECAPP_DEBUG", "") not in ("", "0")
     return [
         *(str(SUITE_DIR / p) for p in parts),
         "-p",
@@ -22,6 +25,7 @@ def _base_args(parts: list[str]) -> list[str]:
         "-rs",
         "--rootdir",
         str(SUITE_DIR),
+        *([] if debug else ["--recapp-oneline"]),
     ]
 
 

@@ -162,15 +162,44 @@ def job_rows(jobs: Sequence[JobRecord]) -> list[JobRow]:
                 ranks=f"{len({r.rank for r in j.ranks})}/{j.np}",
                 hosts=", ".join(dict.fromkeys(r.host for r in j.ranks)),
                 wall_s=f"{j.wall_s:.2f}",
-                figures=", ".join(
-                    f"{k} = {v.value:g} {v.unit}" for k, v in sorted(j.figures.items(), key=_natural)
-                ),
+                figures=figures_text(j),
                 result=result,
                 reasons=[] if j.passed else job_reasons(j),
                 log_path=j.log_path or "",
             )
         )
     return rows
+
+
+def figures_text(j: JobRecord) -> str:
+    """The job's figures; a curve (a family over message sizes) is one short entry, its points are
+    in the job's plot."""
+    families = plots.curves(j.figures)
+    parts = []
+    for name, points in families.items():
+        (lo, lo_v, unit), (hi, hi_v, _) = points[0], points[-1]
+        parts.append(f"{name}: {len(points)} sizes, {lo} B {lo_v:g} … {hi} B {hi_v:g} {unit} (plot)")
+    in_family = {f"{name}_{p[0]}" for name, points in families.items() for p in points}
+    parts += [
+        f"{k} = {v.value:g} {v.unit}"
+        for k, v in sorted(j.figures.items(), key=_natural)
+        if k not in in_family
+    ]
+    return ", ".join(parts)
+
+
+def job_plots(jobs: Sequence[JobRecord]) -> list[tuple[str, str, str]]:
+    """(job id, title, PNG data URI) for every job whose figures hold a curve."""
+    found = []
+    for j in jobs:
+        families = plots.curves(j.figures)
+        if families:
+            hosts = ", ".join(dict.fromkeys(r.host for r in j.ranks))
+            title = f"{' '.join(j.command)}, {j.np} ranks on {hosts or 'no host recorded'} ({j.id})"
+            png = plots.job_curves(title, families)
+            if png:
+                found.append((j.id, title, data_uri(png)))
+    return found
 
 
 def _natural(item: tuple[str, object]) -> tuple[str, int]:
@@ -344,6 +373,7 @@ def page(
             summary=[(b.suite, *sbs.summary_table(b)) for b in benches if b.ratios],
             summary_note=SUMMARY_NOTE,
             jobs=job_rows(jobs),
+            job_plots=job_plots(jobs),
             mark=matrix.DISAGREEMENT_MARK,
             corner=matrix.CORNER,
         )

@@ -129,3 +129,45 @@ def scaling(record: BenchRecord) -> bytes | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _png(fig)
+
+
+# ---------------------------------------------------------------- one job's curves
+
+CURVE_MIN_POINTS = 3  # fewer sizes than this are figures, not a curve
+
+
+def curves(figures: dict) -> dict[str, list[tuple[int, float, str]]]:
+    """Figure families `NAME_<bytes>` with at least CURVE_MIN_POINTS sizes and one unit (a ping-pong's
+    latency and bandwidth): family name → [(bytes, value, unit)] by size."""
+    families: dict[str, list[tuple[int, float, str]]] = {}
+    for key, fig in figures.items():
+        head, _, tail = key.rpartition("_")
+        if head and tail.isdigit():
+            families.setdefault(head, []).append((int(tail), fig.value, fig.unit))
+    return {
+        name: sorted(points)
+        for name, points in sorted(families.items())
+        if len(points) >= CURVE_MIN_POINTS and len({p[2] for p in points}) == 1
+    }
+
+
+def job_curves(title: str, families: dict[str, list[tuple[int, float, str]]]) -> bytes | None:
+    """One panel per unit (latency, bandwidth) against message size, a line per family (MPI's
+    ping-pong beside the raw TCP/shm limits), both axes logarithmic (sizes span 8 B … 4 MiB)."""
+    if not families:
+        return None
+    units = list(dict.fromkeys(points[0][2] for points in families.values()))
+    fig = _figure(6 * len(units), 3.8)
+    axes = fig.subplots(1, len(units), squeeze=False)[0]
+    for ax, unit in zip(axes, units, strict=True):
+        for name, points in families.items():
+            if points[0][2] == unit:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("message size (bytes)", fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)

@@ -19,12 +19,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 
 from recapp.errors import HostError, RecappError
-from recapp.host import engine
+from recapp.host import engine, network
+from recapp.host.findings import Finding, Status
+from recapp.host.findings import host_ok as host_ok  # callers take the verdict helpers from here
 from recapp.host.paths import state_dir
 from recapp.host.runner import last_line, run
 
@@ -38,31 +39,6 @@ SUBID_FIRST = 100000  # where useradd starts allocating
 SMOKE_IMAGES = ("localhost/recapp/base:trixie", "localhost/recapp/base:bookworm", "localhost/recapp/base:sid")
 # Runtimes live in sbin, which a non-root user's PATH often lacks; podman looks there anyway.
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
-
-
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's verdict: what was found (detail) and what to do about it (fix)."""
-
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
-
-
-def host_ok(findings: Sequence[Finding]) -> bool:
-    """True when no check failed: warnings and skips still leave a host recapp can use."""
-    return all(f.status is not Status.FAIL for f in findings)
 
 
 # ---------------------------------------------------------------- small pure helpers
@@ -655,9 +631,7 @@ def smoke_argv(image: str, name: str, settings: engine.EngineSettings) -> list[s
     ]  # fmt: skip
 
 
-def gather_smoke(settings: engine.EngineSettings, name: str) -> SmokeFacts:
-    if which("podman") is None:
-        return SmokeFacts(image=None, message="podman not found")
+def local_images(settings: engine.EngineSettings) -> list[str]:
     listed = run(
         ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
         error=HostError,
@@ -665,7 +639,13 @@ def gather_smoke(settings: engine.EngineSettings, name: str) -> SmokeFacts:
         env=settings.env,
         timeout=30,
     )
-    image = pick_smoke_image(listed.stdout.split())
+    return listed.stdout.split()
+
+
+def gather_smoke(settings: engine.EngineSettings, name: str) -> SmokeFacts:
+    if which("podman") is None:
+        return SmokeFacts(image=None, message="podman not found")
+    image = pick_smoke_image(local_images(settings))
     if image is None:
         return SmokeFacts(image=None, message="no local image")
     start = time.monotonic()
@@ -743,13 +723,30 @@ def guarded(name: str, check: Callable[[], Finding]) -> Finding:
         )
 
 
-def run_checks(*, smoke_name: str | None = None) -> list[Finding]:
-    """Every host check, in order. smoke_name names the throw-away smoke-run container."""
+def probe_image(settings: engine.EngineSettings) -> str | None:
+    """A recapp base image to probe with (it has `sleep` and `getent`), trixie first; None if none."""
+    if which("podman") is None:
+        return None
+    local = local_images(settings)
+    return next((name for name in SMOKE_IMAGES if name in local), None)
+
+
+def run_checks(
+    *, smoke_name: str | None = None, image: str | None = None, why_no_image: str = ""
+) -> list[Finding]:
+    """Every host check, in order. smoke_name names the throw-away smoke-run container; image is the
+    one the network probe runs (the CLI builds a base image when there is none; None: look for one)."""
     try:
         settings = engine.settings()
     except OSError as exc:
         raise HostError(f"recapp state dir: cannot write engine settings: {exc}") from exc
     container = smoke_name or default_smoke_name()
+    if image is None and not why_no_image:
+        try:
+            image = probe_image(settings)
+        except HostError as exc:
+            why_no_image = str(exc)
+        why_no_image = why_no_image or f"none of {', '.join(SMOKE_IMAGES)} exists"
     checks: list[tuple[str, Callable[[], Finding]]] = [
         ("engine", lambda: judge_engine(gather_tools())),
         ("oci-runtime", lambda: judge_runtime(gather_runtime(settings))),
@@ -759,6 +756,12 @@ def run_checks(*, smoke_name: str | None = None) -> list[Finding]:
         ("overlay-userns", lambda: judge_overlay(gather_overlay(state_dir()))),
         ("disk", lambda: judge_disk(gather_disk(settings))),
         ("smoke-run", lambda: judge_smoke(gather_smoke(settings, container))),
+        (
+            "network",
+            lambda: network.judge_network(
+                network.gather_network(settings, image, why_no_image, which, network.ProbeNames.for_pid())
+            ),
+        ),
     ]
     # The checks mostly wait on short commands; running them side by side keeps doctor fast.
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:

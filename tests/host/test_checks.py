@@ -452,7 +452,8 @@ def fake_findings(status: Status) -> list[Finding]:
 
 
 def test_cli_json_and_exit_code_on_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor_cmd, "run_checks", lambda: fake_findings(Status.FAIL))
+    monkeypatch.setattr(doctor_cmd, "_probe_image", lambda: ("img", ""))
+    monkeypatch.setattr(doctor_cmd, "run_checks", lambda **_: fake_findings(Status.FAIL))
     result = CliRunner().invoke(app, ["doctor", "--json"])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
@@ -461,7 +462,8 @@ def test_cli_json_and_exit_code_on_fail(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_cli_table_prints_fixes_and_exits_zero_on_warn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor_cmd, "run_checks", lambda: fake_findings(Status.WARN))
+    monkeypatch.setattr(doctor_cmd, "_probe_image", lambda: ("img", ""))
+    monkeypatch.setattr(doctor_cmd, "run_checks", lambda **_: fake_findings(Status.WARN))
     result = CliRunner().invoke(app, ["doctor"])
     assert result.exit_code == 0
     assert "warn disk: prune" in result.stdout
@@ -507,20 +509,22 @@ def test_real_ulimits_fit_podmans_own_limits() -> None:
 
 
 @pytest.mark.e2e
-def test_real_doctor_passes_on_this_host_within_5_s() -> None:
+def test_real_doctor_passes_on_this_host_within_20_s() -> None:
+    # 20 s, not 5: the network probe starts two containers on a network of its own (about 4 s quiet).
     start = time.monotonic()
     findings = checks.run_checks(smoke_name="helper-doctor-smoke")
     elapsed = time.monotonic() - start
     by_name = {f.name: f for f in findings}
     assert list(by_name) == [
         "engine", "oci-runtime", "ulimits", "user-namespaces",
-        "subids", "overlay-userns", "disk", "smoke-run",
+        "subids", "overlay-userns", "disk", "smoke-run", "network",
     ]  # fmt: skip
     failed = {f.name: f.detail for f in findings if f.status is Status.FAIL}
     assert failed == {}
     assert checks.host_ok(findings)
     assert by_name["smoke-run"].status in (Status.OK, Status.SKIP)
-    assert elapsed < 5.0
+    assert by_name["network"].status is Status.OK, by_name["network"].detail
+    assert elapsed < 20.0
 
 
 @pytest.mark.e2e

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from recapp.reports import html
 from recapp.reports.records import BenchRecord, JobRecord, MatrixRecord
 
-from .conftest import APP_B, REC_S
+from .conftest import APP_B, REC_S, make_job
 
 
 class Collector(HTMLParser):
@@ -119,3 +119,50 @@ def test_job_summaries(jobs: list[JobRecord]) -> None:
     assert "<li>rank 2 saw size 3 &lt;expected 4&gt;</li>" in page
     jobs[0].verification.checked = False
     assert html.job_rows(jobs)[0].result == "PASS (unverified)"
+
+
+def _pingpong_job() -> JobRecord:
+    from recapp.reports.records import Figure
+
+    job = make_job("job-pp", failed=False)
+    sizes = [8, 64, 512, 4096, 32768, 262144, 1048576, 4194304]
+    figures = {f"pingpong_lat_{s}": Figure(value=4000.0 + s / 200, unit="us") for s in sizes}
+    figures |= {f"pingpong_bw_{s}": Figure(value=s / (4000.0 + s / 200), unit="MB/s") for s in sizes}
+    figures["pingpong_validated"] = Figure(value=1.0, unit="bool")
+    return job.model_copy(update={"command": ["pingpong"], "np": 2, "figures": figures})
+
+
+def test_pingpong_curves_are_a_plot_not_twenty_numbers_in_a_cell() -> None:
+    job = _pingpong_job()
+    (row,) = html.job_rows([job])
+    assert row.figures == (
+        "pingpong_bw: 8 sizes, 8 B 0.00199998 … 4194304 B 167.964 MB/s (plot), "
+        "pingpong_lat: 8 sizes, 8 B 4000.04 … 4194304 B 24971.5 us (plot), "
+        "pingpong_validated = 1 bool"
+    )
+    ((job_id, title, uri),) = html.job_plots([job])
+    assert job_id == "job-pp"
+    assert title == "pingpong, 2 ranks on demo-node-0, demo-node-1 (job-pp)"
+    png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+    assert png.startswith(html.PNG_MAGIC) and len(png) > 10_000
+    page = html.page(jobs=[job])
+    assert f'<h3 id="plot-job-pp">{title}</h3>' in page
+    assert page.count('<img class="plot"') == 1
+
+
+def test_a_job_without_curves_gets_no_plot(jobs: list[JobRecord]) -> None:
+    assert html.job_plots(jobs) == []
+    assert '<img class="plot"' not in html.page(jobs=jobs)
+
+
+def test_raw_limits_share_the_pingpong_plot() -> None:
+    from recapp.reports import plots
+    from recapp.reports.records import Figure
+
+    job = _pingpong_job()
+    raw = {f"raw_tcp_lat_{s}": Figure(value=20.0 + s / 500, unit="us") for s in (8, 64, 512, 4096)}
+    job = job.model_copy(update={"figures": {**job.figures, **raw}})
+    families = plots.curves(job.figures)
+    assert list(families) == ["pingpong_bw", "pingpong_lat", "raw_tcp_lat"]
+    assert families["raw_tcp_lat"][0] == (8, 20.016, "us")
+    assert len(html.job_plots([job])) == 1  # one figure: a latency and a bandwidth panel
