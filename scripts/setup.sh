@@ -15,9 +15,10 @@ VENV=.venv
 # uidmap (newuidmap for rootless podman), mmdebstrap for base images from Debian's archive,
 # setcap (libcap2-bin), netavark + aardvark-dns (container networks and their names), and the
 # Python that runs recapp itself (a fresh machine has no python3 at all), with the CA certificates
-# pip needs for PyPI over HTTPS.
+# pip needs for PyPI over HTTPS, and tcpdump for the launch-path capture test (no plaintext on the
+# agent's port: tests/e2e/test_launch_path_security.py).
 COMMON=(podman buildah runc uidmap mmdebstrap libcap2-bin iproute2 netavark aardvark-dns slirp4netns
-  python3 python3-venv ca-certificates)
+  python3 python3-venv ca-certificates tcpdump)
 # netavark drives the host firewall for every container on a network, with the tool its release
 # expects: without it `podman run --network` fails with "netavark: No such file or directory".
 FIREWALL_bookworm=(iptables)
