@@ -84,3 +84,6 @@ DEFAULT_GID: Final = 995
 DEFAULT_SLOTS_PER_NODE: Final = 2
 DEFAULT_READY_TIMEOUT_S: Final = 300
 DEFAULT_STORAGE_SIZE: Final = "10Gi"
+
+# --- Pod Security admission labels on the namespace recapp creates ------------------------------------
+POD_SECURITY_LEVEL: Final = "baseline"

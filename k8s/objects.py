@@ -93,12 +93,27 @@ def _meta(spec: ClusterSpec, name: str, component: str, *, namespaced: bool = Tr
 # namespace, identity, RBAC
 
 
-def namespace_object(spec: ClusterSpec) -> Obj:
+def pod_security_labels() -> dict[str, str]:
+    """Pod Security admission on the namespace recapp creates: `baseline` enforced, and warned/audited.
+
+    Baseline is the strictest level nested rootless podman fits: `restricted` forbids
+    allowPrivilegeEscalation (newuidmap's file capabilities need it) and adding SETUID/SETGID.
+    With the label, the API server refuses any pod in the namespace that asks for more (privileged,
+    host namespaces, hostPath, Unconfined seccomp), whoever creates it.
+    """
+    level = c.POD_SECURITY_LEVEL
     return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": _meta(spec, spec.namespace, c.COMPONENT_CLUSTER, namespaced=False),
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/audit": level,
     }
+
+
+def namespace_object(spec: ClusterSpec) -> Obj:
+    meta = _meta(spec, spec.namespace, c.COMPONENT_CLUSTER, namespaced=False)
+    meta["labels"] = {**meta["labels"], **pod_security_labels()}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
 def service_account_object(spec: ClusterSpec) -> Obj:

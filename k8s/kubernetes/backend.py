@@ -35,6 +35,7 @@ from kubernetes.stream import stream as k8s_stream
 from kubernetes.watch.watch import iter_resp_lines
 
 from recapp.errors import ClusterError
+from recapp.host import images
 from recapp.host.names import check_cluster_name
 from recapp.host.progress import Step
 from recapp.k8s import constants as c
@@ -500,7 +501,9 @@ class KubernetesBackend(ClusterBackend):
             self._exec_client = k8s_client.ApiClient(self._client.configuration)
         return k8s_client.CoreV1Api(self._exec_client)
 
-    def _open_exec(self, namespace: str, pod: str, container: str, argv: list[str]) -> Any:
+    def _open_exec(
+        self, namespace: str, pod: str, container: str, argv: list[str], *, stdin: bool = False
+    ) -> Any:
         action = Action("exec", "pods/exec", namespace, pod)
         with self._exec_lock:
             core = self._exec_api()
@@ -511,7 +514,7 @@ class KubernetesBackend(ClusterBackend):
                     namespace,
                     command=argv,
                     container=container,
-                    stdin=False,
+                    stdin=stdin,
                     stdout=True,
                     stderr=True,
                     tty=False,
@@ -534,8 +537,10 @@ class KubernetesBackend(ClusterBackend):
         argv: Sequence[str],
         *,
         env: dict[str, str] | None = None,
+        stdin: bool = False,
     ) -> ExecProcess:
-        """Start argv in one container of a pod (as the container's user); Popen-like handle."""
+        """Start argv in one container of a pod (as the container's user); Popen-like handle.
+        With `stdin`, feed it through the handle's `feed`."""
         full = wrapped_argv(argv, env)
 
         def signal_remote(pid: int, sig: int) -> None:
@@ -545,12 +550,13 @@ class KubernetesBackend(ClusterBackend):
                 p.communicate(timeout=30)
 
         return ExecProcess(
-            self._open_exec(namespace, pod, container, full), list(argv), signal_remote=signal_remote
+            self._open_exec(namespace, pod, container, full, stdin=stdin),
+            list(argv),
+            signal_remote=signal_remote,
         )
 
-    def login_exec(  # a Popen-like ExecProcess, see kube_exec
-        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
-    ) -> ExecProcess:
+    def login_pod(self, name: str) -> str:
+        """The name of the cluster's running login pod (a Job's pod: its name carries a suffix)."""
         spec = self.spec(name)
         pods, _ = self._list_pods(
             spec.namespace, f"{c.LABEL_CLUSTER}={name},{c.LABEL_COMPONENT}={c.COMPONENT_LOGIN}"
@@ -558,7 +564,13 @@ class KubernetesBackend(ClusterBackend):
         readiness = readiness_from_pods(spec, pods)
         if not readiness.login_running or readiness.login_pod is None:
             raise ClusterError(f"login pod of cluster {name} is not running ({readiness.summary()})")
-        return self.pod_exec(spec.namespace, readiness.login_pod, c.LOGIN_CONTAINER, argv, env=env)
+        return readiness.login_pod
+
+    def login_exec(  # a Popen-like ExecProcess, see kube_exec
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
+    ) -> ExecProcess:
+        pod = self.login_pod(name)
+        return self.pod_exec(self.spec(name).namespace, pod, c.LOGIN_CONTAINER, argv, env=env)
 
     def _run_in_node(
         self, spec: ClusterSpec, node: str, argv: Sequence[str], timeout: float
@@ -585,12 +597,56 @@ class KubernetesBackend(ClusterBackend):
         return status, out + err
 
     def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """`podman pull` in every node pod: on Kubernetes the image comes from a registry the nodes reach."""
-        problem = image_reference_problem(image)
-        if problem is not None:
-            raise ClusterError(problem)
-        self._pull_everywhere(self.spec(name), image, step or (lambda _t: None))
+        """The APP into every node pod's nested podman: `podman pull` from a registry the nodes
+        reach, or, for a `localhost/…` image of this machine's store, `podman load` of its archive
+        streamed through the exec API (no registry needed)."""
+        self._deliver(self.spec(name), image, step or (lambda _t: None))
         return image
+
+    def _deliver(self, spec: ClusterSpec, image: str, say: Step) -> None:
+        problem = image_reference_problem(image)
+        if problem is None:
+            self._pull_everywhere(spec, image, say)
+            return
+        local_id = images.image_id(image) if image.startswith("localhost/") else None
+        if local_id is None:
+            raise ClusterError(problem)
+        self._load_everywhere(spec, image, local_id, say)
+
+    def _load_everywhere(self, spec: ClusterSpec, image: str, image_id: str, say: Step) -> None:
+        inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
+        archive: Path | None = None
+        for pod in o.node_pod_names(spec):
+            _, before, _ = self._run_in_node(spec, pod, inspect, 60)
+            if before.strip() == image_id:
+                continue  # this very build is there already
+            if archive is None:
+                say(f"saving {image} from the local image store")
+                archive = images.saved_tarball(image, error=ClusterError)
+            say(f"loading {image} into {pod} ({archive.stat().st_size // 2**20} MiB through the exec API)")
+            self._load_archive(spec, pod, image, archive)
+            if before.strip():
+                # A new build under the same tag: the node's APP sandbox of the old one must go.
+                self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
+
+    def _load_archive(self, spec: ClusterSpec, pod: str, image: str, archive: Path) -> None:
+        size = archive.stat().st_size
+        # `head -c` ends the input at the archive's size: stdin's end needs the v5 exec protocol.
+        load = ["sh", "-c", 'head -c "$1" | podman load --quiet', "recapp-load", str(size)]
+        proc = self.pod_exec(spec.namespace, pod, c.NODE_CONTAINER, load, stdin=True)
+        try:
+            with open(archive, "rb") as source:
+                proc.feed(source)
+            out, err = proc.communicate(timeout=PULL_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            raise ClusterError(f"node pod {pod}: loading {image} timed out") from exc
+        finally:
+            proc.close()
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"node pod {pod}: cannot load {image}: {_last_line(err or out, proc.returncode or 255)}"
+            )
 
     def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
         inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
@@ -610,11 +666,8 @@ class KubernetesBackend(ClusterBackend):
         """The APP's /usr/local/bin, copied out of the pulled image by each node's nested podman into
         the node's `images` volume (for native runs); return the directory there."""
         say = step or (lambda _t: None)
-        problem = image_reference_problem(image)
-        if problem is not None:
-            raise ClusterError(problem)
         spec = self.spec(name)
-        self._pull_everywhere(spec, image, say)
+        self._deliver(spec, image, say)
         directories: set[str] = set()
         for pod in o.node_pod_names(spec):
             inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]

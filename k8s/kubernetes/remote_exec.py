@@ -24,12 +24,13 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import yaml
 
 from recapp.errors import ClusterError
 
+STDIN_CHANNEL = 0
 STDOUT_CHANNEL = 1
 STDERR_CHANNEL = 2
 ERROR_CHANNEL = 3
@@ -47,6 +48,8 @@ class ExecStream(Protocol):
     def update(self, timeout: float = 0) -> None: ...
     def read_channel(self, channel: int, timeout: float = 0) -> Any: ...
     def close(self, **kwargs: Any) -> None: ...
+    def write_channel(self, channel: int, data: bytes) -> None: ...
+    def close_channel(self, channel: int) -> None: ...
 
 
 def wrapped_argv(argv: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
@@ -225,6 +228,23 @@ class ExecProcess:
         for reader in readers:
             reader.join(timeout=10)
         return "".join(chunks["out"]), "".join(chunks["err"])
+
+    def feed(self, source: BinaryIO, chunk_size: int = 1 << 20) -> int:
+        """Send `source` to the command's stdin (the exec was opened with stdin), then close stdin.
+
+        Closing needs the v5 exec protocol (Kubernetes 1.30+); commands that must also work over
+        v4 read a known number of bytes (`head -c N`). Returns the bytes sent; stops early if the
+        command ended (its status tells why)."""
+        sent = 0
+        while not self._done.is_set():
+            data = source.read(chunk_size)
+            if not data:
+                break
+            self._stream.write_channel(STDIN_CHANNEL, data)
+            sent += len(data)
+        with contextlib.suppress(Exception):  # already closed, or a v4 stream
+            self._stream.close_channel(STDIN_CHANNEL)
+        return sent
 
     def send_signal(self, sig: int) -> None:
         if self._done.is_set():
