@@ -557,6 +557,10 @@ class KubernetesBackend(ClusterBackend):
 
     def login_pod(self, name: str) -> str:
         """The name of the cluster's running login pod (a Job's pod: its name carries a suffix)."""
+        return self._login_target(name)[1]
+
+    def _login_target(self, name: str) -> tuple[str, str]:
+        """(namespace, pod) of the cluster's running login pod."""
         spec = self.spec(name)
         pods, _ = self._list_pods(
             spec.namespace, f"{c.LABEL_CLUSTER}={name},{c.LABEL_COMPONENT}={c.COMPONENT_LOGIN}"
@@ -564,13 +568,13 @@ class KubernetesBackend(ClusterBackend):
         readiness = readiness_from_pods(spec, pods)
         if not readiness.login_running or readiness.login_pod is None:
             raise ClusterError(f"login pod of cluster {name} is not running ({readiness.summary()})")
-        return readiness.login_pod
+        return spec.namespace, readiness.login_pod
 
     def login_exec(  # a Popen-like ExecProcess, see kube_exec
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
     ) -> ExecProcess:
-        pod = self.login_pod(name)
-        return self.pod_exec(self.spec(name).namespace, pod, c.LOGIN_CONTAINER, argv, env=env)
+        namespace, pod = self._login_target(name)
+        return self.pod_exec(namespace, pod, c.LOGIN_CONTAINER, argv, env=env)
 
     def _run_in_node(
         self, spec: ClusterSpec, node: str, argv: Sequence[str], timeout: float
