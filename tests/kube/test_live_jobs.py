@@ -13,6 +13,7 @@ test_live.py.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -146,7 +147,12 @@ def test_api_server_refuses_a_privileged_pod(
     with pytest.raises(ApiException) as refused:
         client.CoreV1Api(live_api).create_namespaced_pod(live_spec.namespace, pod)
     assert refused.value.status == 403
-    assert 'violates PodSecurity "baseline:latest": privileged' in refused.value.body
+    assert 'violates PodSecurity "baseline:latest": privileged' in _message(refused.value)
+
+
+def _message(error: ApiException) -> str:
+    """The API server's own words: the message of the metav1.Status in the error's body."""
+    return str(json.loads(error.body)["message"])
 
 
 def _login_identity(spec: ClusterSpec) -> str:
@@ -213,7 +219,7 @@ def test_login_token_is_forbidden_what_its_role_does_not_grant(
     with pytest.raises(ApiException) as refused:
         as_login.list_namespaced_secret(live_spec.namespace)
     assert refused.value.status == 403
-    assert f'User "{_login_identity(live_spec)}" cannot list resource "secrets"' in refused.value.body
+    assert f'User "{_login_identity(live_spec)}" cannot list resource "secrets"' in _message(refused.value)
 
 
 def test_kubeconfig_of_a_cluster_that_is_down_is_one_line_and_creates_nothing(
