@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -83,6 +84,8 @@ DOWN_TIMEOUT_S = 180.0
 DELETE_POLL_S = 2.0
 PULL_TIMEOUT_S = 1800.0  # one `podman pull` (or copy) inside a node pod
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+# podman's words for an image that is not in its store (any other inspect failure is the engine's).
+NO_SUCH_IMAGE = re.compile(r"no such image|image not known", re.IGNORECASE)
 # In a node pod: copy IMAGE's /usr/local/bin to TARGET/bin once (TARGET is per image ID).
 EXTRACT_BIN_SCRIPT = (
     'set -e; target="$1"; image="$2"; [ -d "$target/bin" ] && exit 0; '
@@ -617,19 +620,33 @@ class KubernetesBackend(ClusterBackend):
             raise ClusterError(problem)
         self._load_everywhere(spec, image, local_id, say)
 
-    def _load_everywhere(self, spec: ClusterSpec, image: str, image_id: str, say: Step) -> None:
+    def _node_image_id(self, spec: ClusterSpec, pod: str, image: str) -> str:
+        """The ID of `image` in a node pod's nested podman, "" if it has none; a ClusterError when
+        nested podman itself cannot run there (the cause every later step would hit)."""
         inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
+        status, out, err = self._run_in_node(spec, pod, inspect, 120)
+        if status == 0 or NO_SUCH_IMAGE.search(err):
+            return out.strip() if status == 0 else ""
+        why = _last_line(err or out, status)
+        if "cannot clone" in err or "Operation not permitted" in err:
+            why += (
+                " (nested podman cannot create its user namespace: on containerd nodes give node pods a"
+                " Localhost seccomp profile, recapp cluster up --seccomp-profile FILE)"
+            )
+        raise ClusterError(f"node pod {pod}: nested podman does not run: {why}")
+
+    def _load_everywhere(self, spec: ClusterSpec, image: str, image_id: str, say: Step) -> None:
         archive: Path | None = None
         for pod in o.node_pod_names(spec):
-            _, before, _ = self._run_in_node(spec, pod, inspect, 60)
-            if before.strip() == image_id:
+            before = self._node_image_id(spec, pod, image)
+            if before == image_id:
                 continue  # this very build is there already
             if archive is None:
                 say(f"saving {image} from the local image store")
                 archive = images.saved_tarball(image, error=ClusterError)
             say(f"loading {image} into {pod} ({archive.stat().st_size // 2**20} MiB through the exec API)")
             self._load_archive(spec, pod, image, archive)
-            if before.strip():
+            if before:
                 # A new build under the same tag: the node's APP sandbox of the old one must go.
                 self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
 
@@ -653,16 +670,15 @@ class KubernetesBackend(ClusterBackend):
             )
 
     def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
-        inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
         for pod in o.node_pod_names(spec):
             say(f"pulling {image} in {pod}")
-            _, before, _ = self._run_in_node(spec, pod, inspect, PULL_TIMEOUT_S)
+            before = self._node_image_id(spec, pod, image)
             status, out, err = self._run_in_node(
                 spec, pod, ["podman", "pull", "--quiet", image], PULL_TIMEOUT_S
             )
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot pull {image}: {_last_line(err or out, status)}")
-            if out.strip() != before.strip():
+            if out.strip() != before:
                 # A new build under the same tag: the node's APP sandbox of the old one must go.
                 self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
 

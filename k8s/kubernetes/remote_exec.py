@@ -36,6 +36,7 @@ STDERR_CHANNEL = 2
 ERROR_CHANNEL = 3
 LOST_EXIT = 255
 PID_MARKER = b"recapp-exec-pid "
+FEED_STALL_S = 60.0  # seconds a stdin send may make no progress before the exec is cut
 _MARKER_MAX = 64  # the marker line is short; anything longer without a newline is not it
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCRIPT = 'printf "recapp-exec-pid %s\\n" "$$" >&2; exec "$@"'
@@ -229,19 +230,35 @@ class ExecProcess:
             reader.join(timeout=10)
         return "".join(chunks["out"]), "".join(chunks["err"])
 
-    def feed(self, source: BinaryIO, chunk_size: int = 1 << 20) -> int:
+    def feed(self, source: BinaryIO, chunk_size: int = 1 << 20, stall_s: float = FEED_STALL_S) -> int:
         """Send `source` to the command's stdin (the exec was opened with stdin), then close stdin.
 
         Closing needs the v5 exec protocol (Kubernetes 1.30+); commands that must also work over
         v4 read a known number of bytes (`head -c N`). Returns the bytes sent; stops early if the
-        command ended (its status tells why)."""
+        command ended (its status tells why). A command that dies without reading its input does
+        not always end the exec (the runtime keeps stdin's copy open), so a send that makes no
+        progress for `stall_s` cuts the stream instead of blocking for ever."""
+        sock = getattr(self._stream, "sock", None)
+        settimeout = getattr(sock, "settimeout", None)
+        if settimeout is not None:
+            settimeout(stall_s)
         sent = 0
-        while not self._done.is_set():
-            data = source.read(chunk_size)
-            if not data:
-                break
-            self._stream.write_channel(STDIN_CHANNEL, data)
-            sent += len(data)
+        try:
+            while not self._done.is_set():
+                data = source.read(chunk_size)
+                if not data:
+                    break
+                self._stream.write_channel(STDIN_CHANNEL, data)
+                sent += len(data)
+        except Exception as exc:  # a timeout, or the socket broke: the command's status says why
+            self._stream.close()
+            raise ClusterError(
+                f"exec stdin: nothing accepted for {stall_s:.0f} s after {sent} bytes "
+                f"(the command stopped reading: {' '.join(str(exc).split()) or type(exc).__name__})"
+            ) from exc
+        finally:
+            if settimeout is not None:
+                settimeout(None)
         with contextlib.suppress(Exception):  # already closed, or a v4 stream
             self._stream.close_channel(STDIN_CHANNEL)
         return sent
