@@ -240,3 +240,24 @@ def test_kubeconfig_of_a_cluster_that_is_down_is_one_line_and_creates_nothing(
     assert "cannot reach the Kubernetes API" in line and ":1" in line, line
     names = {n.metadata.name for n in client.CoreV1Api(live_api).list_namespace().items}
     assert f"recapp-{name}" not in names
+
+
+def test_kubexec_launcher_runs_hello_on_both_node_pods(
+    live_api: Any, live_spec: ClusterSpec, tmp_path: Path
+) -> None:
+    """PRRTE's daemons started through `kubectl exec` from the login pod, with the login's own token."""
+    rec = _env_image("RECAPP_K8S_KUBEXEC_REC_IMAGE")  # a REC with kubectl (recapp's REC ships none)
+    app = _env_image("RECAPP_K8S_APP_IMAGE", "localhost/recapp/app-mpi:trixie")
+    spec = live_spec.model_copy(
+        update={"name": f"kx-{secrets.token_hex(3)}", "rec_image": rec, "launcher": "kubexec"}
+    )
+    spec = load_spec(spec.model_dump(exclude={"namespace"}))  # namespace follows the new name
+    backend = KubernetesBackend(live_api)
+    try:
+        assert backend.up(spec).ready
+        record = _job(backend, spec, tmp_path, np=4, map_by="ppr:2:node", app=app, command=["hello"])
+    finally:
+        backend.down(spec.name)
+    assert record.passed, (record.error, record.verification.reasons)
+    assert sorted({r.host for r in record.ranks}) == o.node_pod_names(spec)
+    assert {r.size for r in record.ranks} == {4}
