@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -36,6 +37,7 @@ from kubernetes.stream import stream as k8s_stream
 from kubernetes.watch.watch import iter_resp_lines
 
 from recapp.errors import ClusterError
+from recapp.host import images
 from recapp.host.names import check_cluster_name
 from recapp.host.progress import Step
 from recapp.k8s import constants as c
@@ -84,6 +86,8 @@ DELETE_POLL_S = 2.0
 PROBE_TIMEOUT_S = 90.0  # the NetworkPolicy probe pod: scheduled, started, one 5 s connect
 PULL_TIMEOUT_S = 1800.0  # one `podman pull` (or copy) inside a node pod
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+# podman's words for an image that is not in its store (any other inspect failure is the engine's).
+NO_SUCH_IMAGE = re.compile(r"no such image|image not known", re.IGNORECASE)
 # In a node pod: copy IMAGE's /usr/local/bin to TARGET/bin once (TARGET is per image ID).
 EXTRACT_BIN_SCRIPT = (
     'set -e; target="$1"; image="$2"; [ -d "$target/bin" ] && exit 0; '
@@ -566,7 +570,9 @@ class KubernetesBackend(ClusterBackend):
             self._exec_client = k8s_client.ApiClient(self._client.configuration)
         return k8s_client.CoreV1Api(self._exec_client)
 
-    def _open_exec(self, namespace: str, pod: str, container: str, argv: list[str]) -> Any:
+    def _open_exec(
+        self, namespace: str, pod: str, container: str, argv: list[str], *, stdin: bool = False
+    ) -> Any:
         action = Action("exec", "pods/exec", namespace, pod)
         with self._exec_lock:
             core = self._exec_api()
@@ -577,7 +583,7 @@ class KubernetesBackend(ClusterBackend):
                     namespace,
                     command=argv,
                     container=container,
-                    stdin=False,
+                    stdin=stdin,
                     stdout=True,
                     stderr=True,
                     tty=False,
@@ -600,8 +606,10 @@ class KubernetesBackend(ClusterBackend):
         argv: Sequence[str],
         *,
         env: dict[str, str] | None = None,
+        stdin: bool = False,
     ) -> ExecProcess:
-        """Start argv in one container of a pod (as the container's user); Popen-like handle."""
+        """Start argv in one container of a pod (as the container's user); Popen-like handle.
+        With `stdin`, feed it through the handle's `feed`."""
         full = wrapped_argv(argv, env)
 
         def signal_remote(pid: int, sig: int) -> None:
@@ -611,12 +619,17 @@ class KubernetesBackend(ClusterBackend):
                 p.communicate(timeout=30)
 
         return ExecProcess(
-            self._open_exec(namespace, pod, container, full), list(argv), signal_remote=signal_remote
+            self._open_exec(namespace, pod, container, full, stdin=stdin),
+            list(argv),
+            signal_remote=signal_remote,
         )
 
-    def login_exec(  # a Popen-like ExecProcess, see kube_exec
-        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
-    ) -> ExecProcess:
+    def login_pod(self, name: str) -> str:
+        """The name of the cluster's running login pod (a Job's pod: its name carries a suffix)."""
+        return self._login_target(name)[1]
+
+    def _login_target(self, name: str) -> tuple[str, str]:
+        """(namespace, pod) of the cluster's running login pod."""
         spec = self.spec(name)
         pods, _ = self._list_pods(
             spec.namespace, f"{c.LABEL_CLUSTER}={name},{c.LABEL_COMPONENT}={c.COMPONENT_LOGIN}"
@@ -624,7 +637,13 @@ class KubernetesBackend(ClusterBackend):
         readiness = readiness_from_pods(spec, pods)
         if not readiness.login_running or readiness.login_pod is None:
             raise ClusterError(f"login pod of cluster {name} is not running ({readiness.summary()})")
-        return self.pod_exec(spec.namespace, readiness.login_pod, c.LOGIN_CONTAINER, argv, env=env)
+        return spec.namespace, readiness.login_pod
+
+    def login_exec(  # a Popen-like ExecProcess, see kube_exec
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
+    ) -> ExecProcess:
+        namespace, pod = self._login_target(name)
+        return self.pod_exec(namespace, pod, c.LOGIN_CONTAINER, argv, env=env)
 
     def _run_in_node(
         self, spec: ClusterSpec, node: str, argv: Sequence[str], timeout: float
@@ -651,24 +670,81 @@ class KubernetesBackend(ClusterBackend):
         return status, out + err
 
     def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """`podman pull` in every node pod: on Kubernetes the image comes from a registry the nodes reach."""
-        problem = image_reference_problem(image)
-        if problem is not None:
-            raise ClusterError(problem)
-        self._pull_everywhere(self.spec(name), image, step or (lambda _t: None))
+        """The APP into every node pod's nested podman: `podman pull` from a registry the nodes
+        reach, or, for a `localhost/…` image of this machine's store, `podman load` of its archive
+        streamed through the exec API (no registry needed)."""
+        self._deliver(self.spec(name), image, step or (lambda _t: None))
         return image
 
-    def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
+    def _deliver(self, spec: ClusterSpec, image: str, say: Step) -> None:
+        problem = image_reference_problem(image)
+        if problem is None:
+            self._pull_everywhere(spec, image, say)
+            return
+        local_id = images.image_id(image) if image.startswith("localhost/") else None
+        if local_id is None:
+            raise ClusterError(problem)
+        self._load_everywhere(spec, image, local_id, say)
+
+    def _node_image_id(self, spec: ClusterSpec, pod: str, image: str) -> str:
+        """The ID of `image` in a node pod's nested podman, "" if it has none; a ClusterError when
+        nested podman itself cannot run there (the cause every later step would hit)."""
         inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]
+        status, out, err = self._run_in_node(spec, pod, inspect, 120)
+        if status == 0 or NO_SUCH_IMAGE.search(err):
+            return out.strip() if status == 0 else ""
+        why = _last_line(err or out, status)
+        if "cannot clone" in err or "Operation not permitted" in err:
+            why += (
+                " (nested podman cannot create its user namespace: on containerd nodes give node pods a"
+                " Localhost seccomp profile, recapp cluster up --seccomp-profile FILE)"
+            )
+        raise ClusterError(f"node pod {pod}: nested podman does not run: {why}")
+
+    def _load_everywhere(self, spec: ClusterSpec, image: str, image_id: str, say: Step) -> None:
+        archive: Path | None = None
+        for pod in o.node_pod_names(spec):
+            before = self._node_image_id(spec, pod, image)
+            if before == image_id:
+                continue  # this very build is there already
+            if archive is None:
+                say(f"saving {image} from the local image store")
+                archive = images.saved_tarball(image, error=ClusterError)
+            say(f"loading {image} into {pod} ({archive.stat().st_size // 2**20} MiB through the exec API)")
+            self._load_archive(spec, pod, image, archive)
+            if before:
+                # A new build under the same tag: the node's APP sandbox of the old one must go.
+                self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
+
+    def _load_archive(self, spec: ClusterSpec, pod: str, image: str, archive: Path) -> None:
+        size = archive.stat().st_size
+        # `head -c` ends the input at the archive's size: stdin's end needs the v5 exec protocol.
+        load = ["sh", "-c", 'head -c "$1" | podman load --quiet', "recapp-load", str(size)]
+        proc = self.pod_exec(spec.namespace, pod, c.NODE_CONTAINER, load, stdin=True)
+        try:
+            with open(archive, "rb") as source:
+                proc.feed(source)
+            out, err = proc.communicate(timeout=PULL_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            raise ClusterError(f"node pod {pod}: loading {image} timed out") from exc
+        finally:
+            proc.close()
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"node pod {pod}: cannot load {image}: {_last_line(err or out, proc.returncode or 255)}"
+            )
+
+    def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
         for pod in o.node_pod_names(spec):
             say(f"pulling {image} in {pod}")
-            _, before, _ = self._run_in_node(spec, pod, inspect, PULL_TIMEOUT_S)
+            before = self._node_image_id(spec, pod, image)
             status, out, err = self._run_in_node(
                 spec, pod, ["podman", "pull", "--quiet", image], PULL_TIMEOUT_S
             )
             if status != 0:
                 raise ClusterError(f"node pod {pod}: cannot pull {image}: {_last_line(err or out, status)}")
-            if out.strip() != before.strip():
+            if out.strip() != before:
                 # A new build under the same tag: the node's APP sandbox of the old one must go.
                 self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
 
@@ -676,11 +752,8 @@ class KubernetesBackend(ClusterBackend):
         """The APP's /usr/local/bin, copied out of the pulled image by each node's nested podman into
         the node's `images` volume (for native runs); return the directory there."""
         say = step or (lambda _t: None)
-        problem = image_reference_problem(image)
-        if problem is not None:
-            raise ClusterError(problem)
         spec = self.spec(name)
-        self._pull_everywhere(spec, image, say)
+        self._deliver(spec, image, say)
         directories: set[str] = set()
         for pod in o.node_pod_names(spec):
             inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", image]

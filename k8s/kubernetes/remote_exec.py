@@ -24,17 +24,19 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import yaml
 
 from recapp.errors import ClusterError
 
+STDIN_CHANNEL = 0
 STDOUT_CHANNEL = 1
 STDERR_CHANNEL = 2
 ERROR_CHANNEL = 3
 LOST_EXIT = 255
 PID_MARKER = b"recapp-exec-pid "
+FEED_STALL_S = 60.0  # seconds a stdin send may make no progress before the exec is cut
 _MARKER_MAX = 64  # the marker line is short; anything longer without a newline is not it
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCRIPT = 'printf "recapp-exec-pid %s\\n" "$$" >&2; exec "$@"'
@@ -47,6 +49,8 @@ class ExecStream(Protocol):
     def update(self, timeout: float = 0) -> None: ...
     def read_channel(self, channel: int, timeout: float = 0) -> Any: ...
     def close(self, **kwargs: Any) -> None: ...
+    def write_channel(self, channel: int, data: bytes) -> None: ...
+    def close_channel(self, channel: int) -> None: ...
 
 
 def wrapped_argv(argv: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
@@ -225,6 +229,39 @@ class ExecProcess:
         for reader in readers:
             reader.join(timeout=10)
         return "".join(chunks["out"]), "".join(chunks["err"])
+
+    def feed(self, source: BinaryIO, chunk_size: int = 1 << 20, stall_s: float = FEED_STALL_S) -> int:
+        """Send `source` to the command's stdin (the exec was opened with stdin), then close stdin.
+
+        Closing needs the v5 exec protocol (Kubernetes 1.30+); commands that must also work over
+        v4 read a known number of bytes (`head -c N`). Returns the bytes sent; stops early if the
+        command ended (its status tells why). A command that dies without reading its input does
+        not always end the exec (the runtime keeps stdin's copy open), so a send that makes no
+        progress for `stall_s` cuts the stream instead of blocking for ever."""
+        sock = getattr(self._stream, "sock", None)
+        settimeout = getattr(sock, "settimeout", None)
+        if settimeout is not None:
+            settimeout(stall_s)
+        sent = 0
+        try:
+            while not self._done.is_set():
+                data = source.read(chunk_size)
+                if not data:
+                    break
+                self._stream.write_channel(STDIN_CHANNEL, data)
+                sent += len(data)
+        except Exception as exc:  # a timeout, or the socket broke: the command's status says why
+            self._stream.close()
+            raise ClusterError(
+                f"exec stdin: nothing accepted for {stall_s:.0f} s after {sent} bytes "
+                f"(the command stopped reading: {' '.join(str(exc).split()) or type(exc).__name__})"
+            ) from exc
+        finally:
+            if settimeout is not None:
+                settimeout(None)
+        with contextlib.suppress(Exception):  # already closed, or a v4 stream
+            self._stream.close_channel(STDIN_CHANNEL)
+        return sent
 
     def send_signal(self, sig: int) -> None:
         if self._done.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import Annotated
 
@@ -14,7 +15,6 @@ from recapp.errors import ClusterError
 from recapp.host import engine
 from recapp.host.names import check_cluster_name
 from recapp.k8s.backends import cluster_backend
-from recapp.k8s.constants import LOGIN_JOB_SUFFIX, NAMESPACE_PREFIX
 from recapp.k8s.spec import load_spec
 
 cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_args_is_help=True)
@@ -22,6 +22,9 @@ cluster.command("render")(cluster_render_cmd.render)
 
 NameOpt = Annotated[str, typer.Option("--name", help="cluster name (DNS label)")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="local (podman on this machine) or kubernetes")]
+KubeconfigOpt = Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")]
+ContextOpt = Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")]
+NamespaceOpt = Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")]
 
 
 @cluster.command("up")
@@ -34,9 +37,19 @@ def up(
     backend: BackendOpt = "local",
     timeout: Annotated[int, typer.Option(help="seconds to wait for the nodes to be Ready")] = 180,
     cleanup_on_failure: Annotated[bool, typer.Option("--cleanup-on-failure")] = False,
-    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")] = None,
-    context: Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")] = None,
-    namespace: Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")] = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    storage: Annotated[
+        str | None, typer.Option(help="inner podman storage: volume (a PVC per node) or emptyDir")
+    ] = None,
+    pull_policy: Annotated[
+        str | None, typer.Option(help="imagePullPolicy of the REC: IfNotPresent, Always or Never")
+    ] = None,
+    seccomp_profile: Annotated[
+        str | None,
+        typer.Option(help="Localhost seccomp profile (relative to the kubelet's seccomp dir) for node pods"),
+    ] = None,
     network_policy_probe: Annotated[
         str,
         typer.Option(
@@ -64,8 +77,14 @@ def up(
         "network_policy_probe": network_policy_probe,
         "user_namespace": user_namespace,
     }
-    if namespace:
-        data["namespace"] = namespace
+    # Only what was given: the spec's defaults stay the spec's.
+    given = {
+        "namespace": namespace,
+        "storage": storage,
+        "image_pull_policy": pull_policy,
+        "seccomp_localhost_profile": seccomp_profile,
+    }
+    data |= {key: value for key, value in given.items() if value}
     spec = load_spec(data)
     impl = cluster_backend(backend, kubeconfig, context, namespace)
     with progress(f"cluster {name} up ({backend})") as prog:
@@ -75,10 +94,15 @@ def up(
 
 @cluster.command("status")
 def status(
-    name: NameOpt, backend: BackendOpt = "local", json_out: Annotated[bool, typer.Option("--json")] = False
+    name: NameOpt,
+    backend: BackendOpt = "local",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Pods, readiness, network and volumes of a cluster."""
-    st = cluster_backend(backend).status(name)
+    st = cluster_backend(backend, kubeconfig, context, namespace).status(name)
     if not st.exists:
         raise ClusterError(f"no cluster named {name!r} on the {backend} backend")
     _show(st, json_out)
@@ -91,6 +115,9 @@ def login(
         list[str] | None, typer.Argument(help="command to run in the login pod (after --); default: a shell")
     ] = None,
     backend: BackendOpt = "local",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Run a command in the login pod as its unprivileged user, like `kubectl exec`: stdin, stdout,
     stderr and the exit status pass through. Without a command: an interactive shell (needs a terminal)."""
@@ -98,28 +125,61 @@ def login(
     interactive = sys.stdin.isatty()
     if not command and not interactive:
         raise ClusterError("no command given and stdin is not a terminal: give one after --")
+    tty = interactive and sys.stdout.isatty()
     if backend == "kubernetes":
-        raise ClusterError(
-            "cluster login is not implemented for the kubernetes backend yet; use kubectl exec -it"
-            f" -n {NAMESPACE_PREFIX}{name} job/{name}{LOGIN_JOB_SUFFIX} -- {' '.join(command or ['bash'])}"
-            " (-n: the namespace you gave to cluster up, if any)"
-        )
+        _kubectl_login(name, kubeconfig, context, namespace, command or ["bash", "-l"], tty)
+        return
     if backend != "local":
         raise ClusterError(f"unknown backend {backend!r}: choose local or kubernetes")
     from recapp.k8s.local.backend import LocalBackend
 
     local = cluster_backend("local")
     assert isinstance(local, LocalBackend)  # the factory's local backend
-    argv = local.login_argv(name, command or ["bash", "-l"], tty=interactive and sys.stdout.isatty())
+    argv = local.login_argv(name, command or ["bash", "-l"], tty=tty)
     sys.stdout.flush()
     # podman exec passes the command's exit status through (125-127: podman's own failures).
     os.execvpe(argv[0], argv, {**os.environ, **engine.settings().env})
 
 
+def _kubectl_login(
+    name: str,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    command: list[str],
+    tty: bool,
+) -> None:
+    # An interactive terminal needs kubectl's own exec (the client library has no tty handling).
+    from recapp.k8s import constants as c
+    from recapp.k8s.kubernetes.backend import KubernetesBackend
+
+    impl = KubernetesBackend.from_kubeconfig(kubeconfig, context, namespace=namespace)
+    pod = impl.login_pod(name)
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise ClusterError("cluster login on the kubernetes backend needs kubectl on PATH")
+    argv = [kubectl, *(["--kubeconfig", kubeconfig] if kubeconfig else [])]
+    argv += ["--context", context] if context else []
+    os.execv(
+        kubectl,
+        [
+            *argv,
+            *("-n", impl.spec(name).namespace, "exec", "-it" if tty else "-i", pod),
+            *("-c", c.LOGIN_CONTAINER, "--", *command),
+        ],
+    )
+
+
 @cluster.command("down")
-def down(name: NameOpt, backend: BackendOpt = "local") -> None:
+def down(
+    name: NameOpt,
+    backend: BackendOpt = "local",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
     """Remove everything of the cluster. Idempotent: a missing cluster is not an error."""
-    removed = cluster_backend(backend).down(name)
+    removed = cluster_backend(backend, kubeconfig, context, namespace).down(name)
     console.print(
         f"cluster {name}: removed {len(removed)} object(s)"
         if removed

@@ -26,21 +26,36 @@ def render(
     ] = "localhost/recapp/rec:trixie",
     launcher: Annotated[str, typer.Option(help="how PRRTE starts its daemons: agent or kubexec")] = "agent",
     namespace: Annotated[str, typer.Option(help="namespace (default recapp-NAME)")] = "",
+    storage: Annotated[
+        str | None, typer.Option(help="inner podman storage: volume (a PVC per node) or emptyDir")
+    ] = None,
+    pull_policy: Annotated[
+        str | None, typer.Option(help="imagePullPolicy of the REC: IfNotPresent, Always or Never")
+    ] = None,
+    seccomp_profile: Annotated[
+        str | None,
+        typer.Option(help="Localhost seccomp profile (relative to the kubelet's seccomp dir) for node pods"),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="print the files written and the overlay as JSON")
     ] = False,
 ) -> None:
     """Write base/ and overlays/{agent,kubexec}/ for `kubectl apply -k DIR/overlays/LAUNCHER`."""
-    spec = load_spec(
-        {
-            "name": name,
-            "nodes": nodes,
-            "slots_per_node": slots,
-            "rec_image": rec,
-            "launcher": launcher,
-            "namespace": namespace,
-        }
-    )
+    data = {
+        "name": name,
+        "nodes": nodes,
+        "slots_per_node": slots,
+        "rec_image": rec,
+        "launcher": launcher,
+        "namespace": namespace,
+    }
+    # Only what was given: the spec's defaults stay the spec's (as `cluster up`).
+    given = {
+        "storage": storage,
+        "image_pull_policy": pull_policy,
+        "seccomp_localhost_profile": seccomp_profile,
+    }
+    spec = load_spec(data | {key: value for key, value in given.items() if value})
     overlay = k8s_render.overlay_dir(out, spec.launcher)  # refuses launchers without an overlay first
     written = k8s_render.render_kustomize(spec, out)
     if json_out:

@@ -50,6 +50,9 @@ def run(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="skip rank/size/host verification")] = False,
     record: Annotated[Path | None, typer.Option("--record", help="write the result record here")] = None,
     backend: Annotated[str, typer.Option("--backend")] = "local",
+    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")] = None,
+    namespace: Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result record as JSON")] = False,
 ) -> None:
     """Run COMMAND on NP ranks: prterun in the login pod, each rank nested in the REC via wrap-container."""
@@ -78,7 +81,9 @@ def run(
         raise RecappError("--fresh-containers applies to nested jobs only, not with --native")
     echo = None if json_out else (lambda line: out.print(line, markup=False, highlight=False))
     with progress(f"job on {cluster}") as prog:
-        result = run_job(cluster_backend(backend), req, step=prog.step, on_output=echo)
+        result = run_job(
+            cluster_backend(backend, kubeconfig, context, namespace), req, step=prog.step, on_output=echo
+        )
     if json_out:
         print_json(result.model_dump(mode="json") | {"passed": result.passed})
     else:

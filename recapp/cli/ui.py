@@ -17,9 +17,11 @@ from rich.text import Text
 from recapp.errors import RecappError
 
 # soft_wrap: lines are never broken for the terminal width, so logs and pipes keep one line per message.
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji off: image references are user text, and `localhost/recapp/nope:x: Container …` must not
+# become "nope❌ Container" (rich's :x: code; escape() does not cover emoji codes).
+console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 # Pipes and CI logs get a wide table rather than rich's 80-column default, so image names stay whole.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
 
 
 def debug_enabled() -> bool:
