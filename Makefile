@@ -161,9 +161,16 @@ kube-load:
 
 # Up, the live-cluster tests, down (its own test checks the host is left as found);
 # the exit status is the tests'.
+# The images the live tests run, built (cached) and imported into the node's containerd.
+KUBE_TEST_IMAGES = localhost/recapp/rec:$(SUITE) localhost/recapp/app-mpi:$(SUITE) localhost/recapp/app-nas:$(SUITE)
+
 test-kube: venv kube-setup
 	@set -o pipefail; kc=$$($(LOCALKUBE)/up | tail -n 1) || exit $$?; export "$$kc"; \
 	  export PATH="$$(source $(LOCALKUBE)/env.sh && echo "$$KUBE_BIN"):$$PATH"; \
+	  for kind in "rec" "app" "app --workload nas"; do $(RECAPP) build $$kind --suite $(SUITE) >/dev/null || exit $$?; done; \
+	  $(LOCALKUBE)/load-image $(KUBE_TEST_IMAGES) || exit $$?; \
+	  export RECAPP_K8S_REC_IMAGE=localhost/recapp/rec:$(SUITE) RECAPP_K8S_PULL_POLICY=Never \
+	    RECAPP_K8S_SECCOMP_PROFILE=recapp-nested-podman.json; \
 	  rc=0; $(PYTEST) -m k8s tests/localkube tests/kube --ignore=tests/localkube/test_zz_down.py || rc=$$?; \
 	  $(PYTEST) -m k8s tests/localkube/test_zz_down.py || { r=$$?; [ $$rc -ne 0 ] || rc=$$r; }; \
 	  $(LOCALKUBE)/down; exit $$rc

@@ -34,7 +34,11 @@ def test_a_missing_cluster_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "state" / "clusters").exists()
 
 
-def test_kubernetes_says_not_yet_and_what_to_run_instead(tmp_path: Path) -> None:
-    line = login(tmp_path, "--name", "c1", "--backend", "kubernetes", "--", "hostname").error_line()
-    assert line.startswith("cluster login is not implemented for the kubernetes backend yet;")
-    assert "kubectl exec -it -n recapp-c1 job/c1-login -- hostname" in line
+def test_kubernetes_names_a_missing_kubeconfig(tmp_path: Path) -> None:
+    # The kubernetes backend logs in through `kubectl exec` (tests/kube/test_live_jobs.py runs it live).
+    missing = tmp_path / "nope.kubeconfig"
+    result = login(
+        tmp_path, "--name", "c1", "--backend", "kubernetes", "--kubeconfig", str(missing), "--", "id"
+    )
+    assert result.returncode == 2
+    assert result.error_line() == f"kubeconfig {missing}: no such file (set --kubeconfig or KUBECONFIG)"
