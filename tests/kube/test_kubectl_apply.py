@@ -48,7 +48,7 @@ def test_kubectl_dry_run_accepts_the_overlay(
         [
             "namespace/recapp-demo", "serviceaccount/demo", "role.rbac.authorization.k8s.io/demo",
             "rolebinding.rbac.authorization.k8s.io/demo", "secret/demo-agent", "service/demo-nodes",
-            "statefulset.apps/demo-node", "job.batch/demo-login", "networkpolicy.networking.k8s.io/demo-login",
-            "networkpolicy.networking.k8s.io/demo-node",
+            "statefulset.apps/demo-node", "job.batch/demo-login",
+            "networkpolicy.networking.k8s.io/demo-login", "networkpolicy.networking.k8s.io/demo-node",
         ]
     )  # fmt: skip
