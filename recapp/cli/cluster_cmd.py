@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from recapp.cli import cluster_render_cmd
+from recapp.cli.pod_options import PullPolicyOpt, SeccompProfileOpt, StorageOpt
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import ClusterError
 from recapp.host import engine
@@ -40,16 +41,9 @@ def up(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
-    storage: Annotated[
-        str | None, typer.Option(help="inner podman storage: volume (a PVC per node) or emptyDir")
-    ] = None,
-    pull_policy: Annotated[
-        str | None, typer.Option(help="imagePullPolicy of the REC: IfNotPresent, Always or Never")
-    ] = None,
-    seccomp_profile: Annotated[
-        str | None,
-        typer.Option(help="Localhost seccomp profile (relative to the kubelet's seccomp dir) for node pods"),
-    ] = None,
+    storage: StorageOpt = None,
+    pull_policy: PullPolicyOpt = None,
+    seccomp_profile: SeccompProfileOpt = None,
     network_policy_probe: Annotated[
         str,
         typer.Option(

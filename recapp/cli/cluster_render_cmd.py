@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from recapp.cli.pod_options import PullPolicyOpt, SeccompProfileOpt, StorageOpt
 from recapp.cli.ui import out as stdout
 from recapp.cli.ui import print_json
 from recapp.k8s import render as k8s_render
@@ -26,16 +27,9 @@ def render(
     ] = "localhost/recapp/rec:trixie",
     launcher: Annotated[str, typer.Option(help="how PRRTE starts its daemons: agent or kubexec")] = "agent",
     namespace: Annotated[str, typer.Option(help="namespace (default recapp-NAME)")] = "",
-    storage: Annotated[
-        str | None, typer.Option(help="inner podman storage: volume (a PVC per node) or emptyDir")
-    ] = None,
-    pull_policy: Annotated[
-        str | None, typer.Option(help="imagePullPolicy of the REC: IfNotPresent, Always or Never")
-    ] = None,
-    seccomp_profile: Annotated[
-        str | None,
-        typer.Option(help="Localhost seccomp profile (relative to the kubelet's seccomp dir) for node pods"),
-    ] = None,
+    storage: StorageOpt = None,
+    pull_policy: PullPolicyOpt = None,
+    seccomp_profile: SeccompProfileOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="print the files written and the overlay as JSON")
     ] = False,
