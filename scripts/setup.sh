@@ -1,6 +1,6 @@
 #!/bin/bash
 # `make setup`: what the local backend needs on Debian 12 (bookworm) and 13 (trixie), idempotent.
-#   scripts/setup.sh [packages [MORE…]|venv|all]   one line per step here, details in .setup.log
+#   scripts/setup.sh [packages [MORE…]|venv|go|all [MORE…]]   one line per step, details in .setup.log
 #   scripts/setup.sh --list [CODENAME]     the host packages for a release (this host's by default)
 # The package list is what a clean rootfs of each release really lacked (`make fresh-check`).
 set -uo pipefail
@@ -62,6 +62,23 @@ packages_step() {
   echo "host packages: installed ${#missing[@]} in $(($(date +%s) - t0)) s (Debian $release)"
 }
 
+# The live Kubernetes tests (`make test-kube`, run by CI after `make test`) build their cluster from
+# Go modules (k8s/localkube): Kubernetes v1.37.2's go.mod says go 1.26.0, and Debian ships no Go that
+# new, so Go comes from go.dev/dl unpacked at /usr/local/go, as k8s/localkube/env.sh expects.
+GO=/usr/local/go/bin/go
+GO_MIN=1.26
+
+go_step() {
+  local version
+  [ -x $GO ] || fail "Go $GO_MIN+ is missing at /usr/local/go (make test-kube builds Kubernetes from Go modules): unpack go$GO_MIN.x from https://go.dev/dl/ there"
+  version=$($GO env GOVERSION 2>>"$LOG") || fail "Go at /usr/local/go does not run: $GO env GOVERSION failed"
+  version=${version#go}
+  if [ "$(printf '%s\n%s\n' "$GO_MIN" "$version" | sort -V | head -1)" != "$GO_MIN" ]; then
+    fail "Go at /usr/local/go is $version; Kubernetes v1.37.2 needs $GO_MIN+ (make test-kube): unpack a newer one from https://go.dev/dl/"
+  fi
+  echo "go: $version at /usr/local/go"
+}
+
 venv_step() {
   local t0 created=0
   if [ -f $VENV/.installed ] && [ $VENV/.installed -nt pyproject.toml ]; then
@@ -87,6 +104,7 @@ case ${1:-all} in
   --list) packages_for "${2:-$(codename)}" | tr ' ' '\n' ;;
   packages) shift; packages_step "$@" ;;
   venv) venv_step ;;
-  all) packages_step && venv_step ;;
-  *) echo "usage: scripts/setup.sh [packages [MORE…]|venv|all] | --list [CODENAME]" >&2; exit 2 ;;
+  go) go_step ;;
+  all) shift; packages_step "$@" && go_step && venv_step ;;
+  *) echo "usage: scripts/setup.sh [packages [MORE…]|venv|go|all [MORE…]] | --list [CODENAME]" >&2; exit 2 ;;
 esac

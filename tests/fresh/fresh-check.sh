@@ -85,7 +85,11 @@ nofile=$(ulimit -Hn) nproc=$(ulimit -Hu) pid_max=$(cat /proc/sys/kernel/pid_max)
 [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ] && nproc=$pid_max
 runtime=()
 [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null && runtime=(--runtime runc)
-podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${runtime[@]}" \
+# Go is the one prerequisite not from Debian (`make setup` checks for it: make test-kube builds
+# Kubernetes from Go modules); the fresh machine gets this host's, read-only, as if unpacked by hand.
+gomount=()
+[ -x /usr/local/go/bin/go ] && gomount=(-v /usr/local/go:/usr/local/go:ro)
+podman run -d --name "$NAME" --hostname "fresh-$HOST" --privileged --init "${runtime[@]}" "${gomount[@]}" \
   --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
   --label io.recapp.fresh-check="$HOST" --rootfs "$ROOTFS" sleep infinity >>"$LOG" 2>&1 ||
   { echo "error: could not start the fresh machine's container: $(tail -1 "$LOG")" >&2; cleanup; summary FAIL; exit 1; }
