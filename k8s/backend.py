@@ -11,6 +11,18 @@ from typing import IO, Protocol
 from recapp.host.progress import Step
 from recapp.k8s.spec import ClusterSpec
 
+# Beside the bin directory deliver_binaries returns (both under the APP's delivered /usr/local): the
+# libraries its programs need that the REC lacks, which a native job finds through LD_LIBRARY_PATH.
+NATIVE_LIB_DIR = "lib/deps"
+# The MPI stack's libraries by soname (Open MPI, PMIx, PRRTE and what they are built on): never taken
+# from the APP into NATIVE_LIB_DIR, since a native rank is the APP's program on the *REC's* MPI.
+MPI_STACK_RE = "^lib(mpi|open-pal|open-rte|ompitrace|pmix|prrte|prte|hwloc|event|ucp|ucs|ucm|uct|fabric|psm)"
+
+
+def native_lib_dir(bin_dir: str) -> str:
+    """The library directory that goes with a native bin directory (…/bin → …/lib/deps)."""
+    return f"{bin_dir.rstrip('/').removesuffix('/bin')}/{NATIVE_LIB_DIR}"
+
 
 @dataclass(frozen=True)
 class PodStatus:
@@ -60,9 +72,12 @@ class ClusterBackend(ABC):
 
     @abstractmethod
     def up(
-        self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
+        self, spec: ClusterSpec, *, cleanup_on_failure: bool = True, step: Step | None = None
     ) -> ClusterStatus:
-        """Create every object of the spec and wait until the node pods are Ready and the hostfile exists."""
+        """Create every object of the spec and wait until the node pods are Ready and the hostfile exists.
+
+        On failure what this call created is removed again (nothing half-made is left behind) unless
+        `cleanup_on_failure` is False: then it stays for a look at the broken pods."""
 
     @abstractmethod
     def status(self, name: str) -> ClusterStatus: ...
@@ -91,4 +106,5 @@ class ClusterBackend(ABC):
 
     @abstractmethod
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """Copy the APP's /usr/local/bin into every node (for native runs); return the directory there."""
+        """Copy the APP's /usr/local into every node (for native runs), with the libraries its programs
+        need that the REC lacks in NATIVE_LIB_DIR where the backend can; return its bin directory there."""

@@ -36,14 +36,14 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream as k8s_stream
 from kubernetes.watch.watch import iter_resp_lines
 
-from recapp.errors import ClusterError
+from recapp.errors import ClusterError, ClusterUnreachable
 from recapp.host import images
 from recapp.host.names import check_cluster_name
 from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import hardening, validate
 from recapp.k8s import objects as o
-from recapp.k8s.backend import ClusterBackend, ClusterStatus
+from recapp.k8s.backend import MPI_STACK_RE, ClusterBackend, ClusterStatus
 from recapp.k8s.kubernetes.errors import (
     Action,
     call_with_retry,
@@ -83,18 +83,37 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds for ordinary requests
 WATCH_CHUNK_S = 60  # a watch request lasts at most this long, then is resumed
 DOWN_TIMEOUT_S = 180.0
 DELETE_POLL_S = 2.0
-PROBE_TIMEOUT_S = 90.0  # the NetworkPolicy probe pod: scheduled, started, one 5 s connect
+# `up` outlives an API server that stops answering for this long (a restart: about 15-40 s here,
+# docs/kubernetes.md), then says the cluster is half made and how to go on. Within the issue's 60 s.
+API_OUTAGE_S = 45.0
+OUTAGE_POLL_S = 2.0
+PROBE_TIMEOUT_S = 90.0  # the NetworkPolicy probe pod: scheduled, started, its DNS wait, one 5 s connect
 PULL_TIMEOUT_S = 1800.0  # one `podman pull` (or copy) inside a node pod
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 # podman's words for an image that is not in its store (any other inspect failure is the engine's).
 NO_SUCH_IMAGE = re.compile(r"no such image|image not known", re.IGNORECASE)
-# In a node pod: copy IMAGE's /usr/local/bin to TARGET/bin once (TARGET is per image ID).
+# In a node pod: copy IMAGE's /usr/local to TARGET once (TARGET is per image ID), so that its programs
+# in TARGET/bin find what they start from ../lib/recapp (HPCC's runner), and into TARGET/lib/deps the
+# libraries they need that this node (the REC) lacks, from IMAGE, round by round as those need others
+# (HPCC's BLAS, then its Fortran runtime): as k8s/local/native.py does on the host, never the MPI stack
+# (MPI_STACK_RE), which a native rank takes from the REC.
 EXTRACT_BIN_SCRIPT = (
     'set -e; target="$1"; image="$2"; [ -d "$target/bin" ] && exit 0; '
-    'rm -rf "$target.tmp"; mkdir -p "$target.tmp"; '
+    'rm -rf "$target.tmp"; mkdir -p "$(dirname "$target")"; '
     'ctr=$(podman create --pull=never "$image" true); '
     "trap 'podman rm -f -v \"$ctr\" >/dev/null 2>&1' EXIT; "
-    'podman cp "$ctr:/usr/local/bin" "$target.tmp/"; mv "$target.tmp" "$target"'
+    'podman cp "$ctr:/usr/local" "$target.tmp"; deps="$target.tmp/lib/deps"; mkdir -p "$deps"; '
+    "for round in 1 2 3 4 5 6; do "
+    'missing=$(find "$target.tmp" -type f -exec sh -c '
+    '\'LD_LIBRARY_PATH="$0" ldd "$1" 2>/dev/null || true\' "$deps" {} \\; '
+    '| awk \'$2 == "=>" && $3 == "not" {print $1}\' | sort -u '
+    f"| grep -Ev '{MPI_STACK_RE}' || true); "
+    '[ -z "$missing" ] && break; before=$(ls "$deps" | wc -l); '
+    'podman run --rm --pull=never --user 0 --network none -v "$deps:/deps" --entrypoint sh "$image" -c '
+    '\'for l; do p=$(ldconfig -p | awk -v l="$l" "\\$1 == l {print \\$NF; exit}"); '
+    '[ -z "$p" ] || cp -L "$p" /deps/; done\' sh $missing; '
+    '[ "$(ls "$deps" | wc -l)" -gt "$before" ] || break; done; '
+    'mv "$target.tmp" "$target"'
 )
 
 
@@ -140,12 +159,15 @@ class KubernetesBackend(ClusterBackend):
         namespace: str | None = None,
         request_timeout: tuple[float, float] = REQUEST_TIMEOUT,
         down_timeout_s: float = DOWN_TIMEOUT_S,
+        api_outage_s: float = API_OUTAGE_S,
     ) -> None:
         """`namespace`: where clusters live when it is not `recapp-<name>` (their spec's namespace)."""
         self._client = api_client
         self._namespace = namespace
         self._timeout = request_timeout
         self._down_timeout_s = down_timeout_s
+        self._api_outage_s = api_outage_s
+        self._api_answered = False
         self._apis: dict[str, Any] = {}
         self._exec_lock = threading.Lock()
         self._exec_client: k8s_client.ApiClient | None = None
@@ -172,7 +194,9 @@ class KubernetesBackend(ClusterBackend):
         return method
 
     def _call(self, fn: Callable[[], T], action: Action, tolerate: Sequence[int] = ()) -> T:
-        return call_with_retry(fn, action, host=self.host, tolerate=tolerate)
+        result = call_with_retry(fn, action, host=self.host, tolerate=tolerate)
+        self._api_answered = True  # an API that answered once and then stops is restarting
+        return result
 
     def _json(self, response: Any) -> Obj:
         data: Obj = json.loads(response.data or b"{}")
@@ -306,23 +330,85 @@ class KubernetesBackend(ClusterBackend):
 
     # ---- up -----------------------------------------------------------------------------------
     def up(
-        self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
+        self, spec: ClusterSpec, *, cleanup_on_failure: bool = True, step: Step | None = None
     ) -> ClusterStatus:
+        """Create the cluster and wait until it is ready. On failure (or interrupt) the objects this
+        call created are deleted again, unless `cleanup_on_failure` is False (`--keep-on-failure`,
+        to look at the broken pods); objects that were there before this call are never touched."""
         say = step or (lambda _t: None)
         spec = self._resolve_user_namespace(spec, say)
         objects = backend_objects(spec)
         validate_pods(objects)
         plan = creation_plan(objects)
-        try:
-            self._create_all(spec, plan, say)
+        created: list[PlannedObject] = []
+
+        def attempt() -> None:
+            # Every step is idempotent (409 = there; the watch re-lists), so after an outage the
+            # whole sequence simply runs again: what a second `cluster up` would do.
+            self._create_all(spec, plan, say, created)
             self._wait_ready(spec, say)
             self._probe_network_policy(spec, say)
-        except BaseException:
-            if cleanup_on_failure:
-                say(f"removing cluster {spec.name}")
-                self.down(spec.name, namespace=spec.namespace)
+
+        try:
+            self._riding_out_api_outages(spec, attempt, say)
+        except ClusterError as exc:
+            if not created:
+                raise  # nothing of ours to remove or keep: the error as it is
+            if not cleanup_on_failure:
+                raise _with_note(exc, f"cluster kept: recapp cluster status --name {spec.name}") from exc
+            say(f"removing what this `up` created ({len(created)} object(s))")
+            try:
+                self._undo(spec, created)
+            except ClusterError as undo_exc:
+                raise _with_note(exc, f"and removing what was created failed: {undo_exc}") from exc
+            raise _with_note(exc, f"removed what this `up` created in {spec.namespace}") from exc
+        except KeyboardInterrupt:
+            # Ctrl-C: out at once; the CLI's line says how to resume (up is idempotent) or remove it.
+            raise
+        except BaseException:  # a bug: still leave nothing half-made behind
+            if created and cleanup_on_failure:
+                self._undo(spec, created)
             raise
         return self.status(spec.name, namespace=spec.namespace)
+
+    def _undo(self, spec: ClusterSpec, created: list[PlannedObject]) -> None:
+        """Delete what `up` created: its own Namespace (with everything in it), else each object."""
+        if any(p.kind == "Namespace" for p in created):
+            if self._delete("Namespace", spec.namespace, None):
+                self._wait_gone(
+                    lambda: self._read("Namespace", spec.namespace, None) is not None,
+                    f"namespace {spec.namespace}",
+                )
+            return
+        for kind, name in deletion_plan((p.kind, p.name) for p in created):
+            self._delete(kind, name, spec.namespace)
+        selector = cluster_selector(spec.name)
+        self._wait_gone(
+            lambda: bool(self._list_pods(spec.namespace, selector)[0]),
+            f"pods of cluster {spec.name} in {spec.namespace}",
+        )
+
+    def _riding_out_api_outages(self, spec: ClusterSpec, attempt: Callable[[], None], say: Step) -> None:
+        """attempt(), again while an API server that has answered is away (a restart), for at most
+        api_outage_s in all; then one line saying the cluster is half made and how to go on."""
+        away_since: float | None = None
+        while True:
+            try:
+                attempt()
+                return
+            except ClusterUnreachable as exc:
+                if not self._api_answered:
+                    raise  # never reached (a wrong address, a cluster that is down): say so at once
+                now = time.monotonic()
+                away_since = now if away_since is None else away_since
+                if now - away_since >= self._api_outage_s:
+                    raise ClusterError(
+                        f"{exc} (for {self._api_outage_s:.0f} s); cluster {spec.name} is half made: run the"
+                        " same `recapp cluster up` again once the API answers, or"
+                        f" `recapp cluster down --name {spec.name} --backend kubernetes`"
+                    ) from exc
+                say(f"{exc}: retrying for up to {self._api_outage_s - (now - away_since):.0f} s")
+                time.sleep(OUTAGE_POLL_S)
 
     def _resolve_user_namespace(self, spec: ClusterSpec, say: Step) -> ClusterSpec:
         """Settle spec.user_namespace (unset: detected from the server version; see k8s/hardening)."""
@@ -386,15 +472,36 @@ class KubernetesBackend(ClusterBackend):
         if line:
             say(line)
 
-    def _create_all(self, spec: ClusterSpec, plan: list[PlannedObject], say: Step) -> None:
+    def _create_all(
+        self, spec: ClusterSpec, plan: list[PlannedObject], say: Step, created: list[PlannedObject]
+    ) -> None:
+        """Create the plan's objects in order; `created` collects those this call made (for undo)."""
+        namespace_refused = False
         for planned in plan:
             say(f"{planned.kind.lower()} {planned.name}")
             if planned.kind == "Namespace":
-                self._ensure_namespace(spec, planned, say)
+                status = self._ensure_namespace(spec, planned, say)
+                namespace_refused = status == 403
+                if status == 201:
+                    created.append(planned)
                 continue
-            if planned.kind == "ConfigMap" and planned.name == spec_config_map_name(spec.name):
-                self._check_stored_spec(spec)
-            if self._create(planned) == 201:
+            try:
+                if planned.kind == "ConfigMap" and planned.name == spec_config_map_name(spec.name):
+                    self._check_stored_spec(spec)
+                status = self._create(planned)
+            except ClusterError as exc:
+                if namespace_refused and str(exc).startswith("forbidden"):
+                    # The first refusal is the namespace's: name it and what is missing (the server's
+                    # sentence about the ConfigMap would only hide it).
+                    raise ClusterError(
+                        f"forbidden: create namespaces at cluster scope (RBAC): cannot make namespace "
+                        f"{spec.namespace}, and no rights in it either ({exc}); ask for a namespace with "
+                        "rights in it, then pass --namespace"
+                    ) from exc
+                raise
+            namespace_refused = False
+            if status == 201:
+                created.append(planned)
                 continue
             existing = self._read(planned.kind, planned.name, planned.namespace)
             if existing is not None and not belongs_to(existing, spec.name):
@@ -403,30 +510,32 @@ class KubernetesBackend(ClusterBackend):
                     f"and is not part of cluster {spec.name}"
                 )
 
-    def _ensure_namespace(self, spec: ClusterSpec, planned: PlannedObject, say: Step) -> None:
-        """Create the Namespace, or use the existing one. Users who may not create namespaces (403)
-        can still use one they were given: carry on, and the first namespaced create tells."""
+    def _ensure_namespace(self, spec: ClusterSpec, planned: PlannedObject, say: Step) -> int:
+        """Create the Namespace, or use the existing one; return the create's status (201, 409, 403).
+        Users who may not create namespaces (403) can still use one they were given: carry on, and
+        the first namespaced create tells whether they may work in it."""
         status = self._create(planned, tolerate=(409, 403))
         if status == 201:
-            return
+            return status
         try:
             existing = self._read("Namespace", planned.name, None, tolerate=(403,))
         except _Tolerated:
             say(f"namespace {planned.name}: not allowed to create or read it; using it as given")
-            return
+            return status
         if existing is None:
             if status == 403:
                 raise ClusterError(
                     f"forbidden: create namespaces at cluster scope (RBAC), and namespace {planned.name} "
                     "does not exist (ask for one, then pass --namespace)"
                 )
-            return
+            return status
         if (existing.get("status") or {}).get("phase") == "Terminating":
             raise ClusterError(
                 f"namespace {spec.namespace} is still being deleted; wait until it is gone, then retry"
             )
         if not is_owned_namespace(existing, spec.name):
             say(f"namespace {planned.name} is not recapp's: `down` will remove only this cluster's objects")
+        return status
 
     def _check_stored_spec(self, spec: ClusterSpec) -> None:
         stored = self._read("ConfigMap", spec_config_map_name(spec.name), spec.namespace)
@@ -459,17 +568,14 @@ class KubernetesBackend(ClusterBackend):
                 say(summary)
                 last_summary = summary
             if readiness.fatal is not None:
-                raise ClusterError(
-                    f"{readiness.fatal} (cluster kept: recapp cluster status --name {spec.name})",
-                    hint=_image_hint(spec, readiness),
-                )
+                hint = _image_hint(spec, readiness)
+                raise ClusterError(f"{readiness.fatal}" + (f"; {hint}" if hint else ""))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 problems = "; ".join(str(p) for p in readiness.problems)
                 raise ClusterError(
                     f"cluster {spec.name} not ready after {spec.ready_timeout_s} s: {summary}"
                     + (f"; {problems}" if problems else "")
-                    + f" (cluster kept: recapp cluster status --name {spec.name})"
                 )
             try:
                 for event in self._watch_pods(
@@ -635,9 +741,23 @@ class KubernetesBackend(ClusterBackend):
             spec.namespace, f"{c.LABEL_CLUSTER}={name},{c.LABEL_COMPONENT}={c.COMPONENT_LOGIN}"
         )
         readiness = readiness_from_pods(spec, pods)
-        if not readiness.login_running or readiness.login_pod is None:
-            raise ClusterError(f"login pod of cluster {name} is not running ({readiness.summary()})")
-        return spec.namespace, readiness.login_pod
+        if readiness.login_running and readiness.login_pod is not None:
+            return spec.namespace, readiness.login_pod
+        if readiness.login_pod is not None:
+            raise ClusterError(f"login pod {readiness.login_pod} of cluster {name} is not running yet")
+        # No login pod at all. Its Job never makes a second one (backoffLimit 0), and an evicted login
+        # pod even counts as done: catatonit exits 0 on SIGTERM, so the Job is Complete.
+        job = self._read("Job", o.login_job_name(spec), spec.namespace)
+        ended = [
+            str(cond.get("reason") or cond.get("type"))
+            for cond in ((job or {}).get("status") or {}).get("conditions") or []
+            if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True"
+        ]
+        why = f"its Job ended: {ended[0]}" if ended else "its Job is gone" if job is None else "none started"
+        raise ClusterError(
+            f"cluster {name} has no login pod ({why}; an evicted or deleted login pod is not replaced):"
+            f" recapp cluster down --name {name} --backend kubernetes, then up"
+        )
 
     def login_exec(  # a Popen-like ExecProcess, see kube_exec
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
@@ -694,6 +814,10 @@ class KubernetesBackend(ClusterBackend):
         if status == 0 or NO_SUCH_IMAGE.search(err):
             return out.strip() if status == 0 else ""
         why = _last_line(err or out, status)
+        if spec.user_namespace and hardening.SUBID_MAP_FAILED.search(err):
+            raise ClusterError(
+                f"node pod {pod}: nested podman does not run: {hardening.userns_subids_cause(err)}"
+            )
         if "cannot clone" in err or "Operation not permitted" in err:
             why += (
                 " (nested podman cannot create its user namespace: on containerd nodes give node pods a"
@@ -731,9 +855,9 @@ class KubernetesBackend(ClusterBackend):
         finally:
             proc.close()
         if proc.returncode != 0:
-            raise ClusterError(
-                f"node pod {pod}: cannot load {image}: {_last_line(err or out, proc.returncode or 255)}"
-            )
+            output = err or out
+            why = images.load_error(output) if output.strip() else f"exit {proc.returncode or 255}"
+            raise ClusterError(f"node pod {pod}: cannot load {image}: {why}")
 
     def _pull_everywhere(self, spec: ClusterSpec, image: str, say: Step) -> None:
         for pod in o.node_pod_names(spec):
@@ -749,8 +873,8 @@ class KubernetesBackend(ClusterBackend):
                 self._run_in_node(spec, pod, ["wrap-container", "--reset", image], PULL_TIMEOUT_S)
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """The APP's /usr/local/bin, copied out of the pulled image by each node's nested podman into
-        the node's `images` volume (for native runs); return the directory there."""
+        """The APP's /usr/local, copied out of the pulled image by each node's nested podman into the
+        node's `images` volume (for native runs); return its bin directory there."""
         say = step or (lambda _t: None)
         spec = self.spec(name)
         self._deliver(spec, image, say)
@@ -764,12 +888,12 @@ class KubernetesBackend(ClusterBackend):
                     f"node pod {pod}: cannot inspect {image}: {_last_line(err or out, status)}"
                 )
             target = f"{c.IMAGES_MOUNT}/native/{image_id[:12]}"
-            say(f"extracting /usr/local/bin from {image} in {pod}")
+            say(f"extracting /usr/local from {image} in {pod}")
             extract = ["sh", "-c", EXTRACT_BIN_SCRIPT, "extract", target, image]
             status, out, err = self._run_in_node(spec, pod, extract, PULL_TIMEOUT_S)
             if status != 0:
                 why = _last_line(err or out, status)
-                raise ClusterError(f"node pod {pod}: cannot copy /usr/local/bin out of {image}: {why}")
+                raise ClusterError(f"node pod {pod}: cannot copy /usr/local out of {image}: {why}")
             directories.add(f"{target}/bin")
         if len(directories) != 1:
             raise ClusterError(
@@ -802,11 +926,17 @@ def _last_line(text: str, status: int) -> str:
 
 
 def _image_hint(spec: ClusterSpec, readiness: Readiness) -> str | None:
+    """A few words on what to do about an image the kubelet cannot get (part of the error line)."""
     if not any("cannot pull image" in str(p) for p in readiness.problems):
         return None
     if spec.rec_image.startswith("localhost/"):
         return (
-            f"{spec.rec_image} is a local image: load it into the cluster's nodes (kind load image-archive, "
-            "k3s ctr images import) or push it to a registry the nodes pull from and pass --rec REGISTRY/…"
+            "a local image must be imported into the nodes' runtime (k8s/localkube/load-image, kind load"
+            " image-archive) or pushed to a registry they pull from"
         )
     return "check the image reference, the registry's reachability from the nodes, and imagePullSecrets"
+
+
+def _with_note(exc: ClusterError, note: str) -> ClusterError:
+    """The same error with `(note)` at the end of its line."""
+    return ClusterError(f"{exc} ({note})", hint=exc.hint, log_path=exc.log_path)

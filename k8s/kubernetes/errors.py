@@ -5,7 +5,8 @@ problems and pod problems become one-line `ClusterError`s naming the thing at fa
 - delete/get → 404: already gone / not there (the caller decides).
 - 429 and 500/502/503/504: retried with backoff (Retry-After honoured), then fatal.
 - 401/403: `forbidden: <verb> <resource> in <namespace> (RBAC)`; the server's sentence is the hint.
-- the API server cannot be reached: `cannot reach the Kubernetes API at <host>: <why>`.
+- the API server cannot be reached: `cannot reach the Kubernetes API at <host>: <why>`. This and
+  5xx after the retries are `ClusterUnreachable` (away for now, e.g. restarting), not refusals.
 - a kubeconfig that cannot be loaded: `kubeconfig <file>: <why>`.
 - pods that will not come up: read from pod status and events (`pod_problem`).
 
@@ -29,7 +30,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from recapp.errors import ClusterError
+from recapp.errors import ClusterError, ClusterUnreachable
 from recapp.k8s import constants as c
 
 T = TypeVar("T")
@@ -141,7 +142,7 @@ def api_error(exc: ApiException, action: Action) -> ClusterError:
     if exc.status == 422:
         return ClusterError(f"{action}: rejected as invalid: {message}")
     if exc.status in RETRYABLE_STATUSES:
-        return ClusterError(f"{action}: the API server kept answering HTTP {exc.status}: {message}")
+        return ClusterUnreachable(f"{action}: the API server kept answering HTTP {exc.status}: {message}")
     return ClusterError(f"{action}: HTTP {exc.status}: {message}")
 
 
@@ -188,8 +189,8 @@ def _last_clause(text: str) -> str:
     return text.strip("() ")[:200] or "unknown error"
 
 
-def unreachable_error(exc: BaseException, host: str) -> ClusterError:
-    return ClusterError(f"cannot reach the Kubernetes API at {host}: {unreachable_reason(exc)}")
+def unreachable_error(exc: BaseException, host: str) -> ClusterUnreachable:
+    return ClusterUnreachable(f"cannot reach the Kubernetes API at {host}: {unreachable_reason(exc)}")
 
 
 def call_with_retry(
@@ -225,6 +226,7 @@ def call_with_retry(
 
 _HANDSHAKE = re.compile(r"Handshake status (\d{3})")
 _JSON_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_KUBELET_NO_POD = "pod does not exist"
 
 
 def exec_error(exc: ApiException, action: Action, *, host: str) -> ClusterError:
@@ -236,9 +238,15 @@ def exec_error(exc: ApiException, action: Action, *, host: str) -> ClusterError:
     status = _HANDSHAKE.search(reason)
     if status is None:
         if "Connection refused" in reason or "Errno" in reason or "timed out" in reason:
-            return ClusterError(f"cannot reach the Kubernetes API at {host}: {_last_clause(reason)}")
+            return ClusterUnreachable(f"cannot reach the Kubernetes API at {host}: {_last_clause(reason)}")
         return ClusterError(f"{action}: {_last_clause(reason)}")
     found = _JSON_MESSAGE.search(reason)
+    if status.group(1) == "404" and found is None and _KUBELET_NO_POD in reason:
+        # The API server knows the pod (its own 404 is a JSON Status naming it); this plain-text
+        # 404 is the node's kubelet, which after a restart answers so until it has synced its pods.
+        return ClusterUnreachable(
+            f"{action}: the node's kubelet does not know the pod yet (did the kubelet restart?)"
+        )
     body = json.dumps({"message": found.group(1).replace('\\"', '"')}) if found else None
     return api_error(ApiException(status=int(status.group(1)), reason="handshake", body=body), action)
 

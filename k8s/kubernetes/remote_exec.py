@@ -133,6 +133,9 @@ class ExecProcess:
         self.stdin = None
         self.pid: int | None = None  # the command's PID inside the container, once reported
         self.returncode: int | None = None
+        # Why the stream ended without the command's status (the API server or the kubelet went
+        # away): the command's fate is unknown. None when the status came back or we cut it.
+        self.lost: str | None = None
         self._stream = stream
         self._signal_remote = signal_remote
         self._poll_interval = poll_interval
@@ -161,6 +164,8 @@ class ExecProcess:
             code, message = LOST_EXIT, f"exec stream lost: {' '.join(str(exc).split()) or type(exc).__name__}"
         if self._signalled is not None and message is not None and code == LOST_EXIT:
             code, message = -self._signalled, None  # we cut it ourselves: report it like Popen does
+        if code == LOST_EXIT and message is not None:
+            self.lost = message
         self._flush_err_head()
         if message:
             _write_all(self._err_w, f"recapp: {message}\n".encode())

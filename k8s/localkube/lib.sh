@@ -29,12 +29,12 @@ start_daemon() {
   log "$name started (pid $!, log $KUBE_LOGS/$name.log)"
 }
 
-# stop_daemon NAME: TERM, then KILL after 20 s; waits until it is gone.
+# stop_daemon NAME [GRACE_S]: TERM, then KILL after GRACE_S (default 20) seconds; waits until it is gone.
 stop_daemon() {
-  local name=$1 pid
+  local name=$1 grace=${2:-20} pid
   pid=$(daemon_pid "$name") || { rm -f "$KUBE_RUN/$name.pid"; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $((grace * 10))); do
     [[ -e /proc/$pid ]] || break
     sleep 0.1
   done

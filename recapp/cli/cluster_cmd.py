@@ -10,9 +10,18 @@ from typing import Annotated
 import typer
 
 from recapp.cli import cluster_render_cmd
-from recapp.cli.pod_options import PullPolicyOpt, SeccompProfileOpt, StorageOpt
+from recapp.cli.pod_options import (
+    BackendOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    PullPolicyOpt,
+    SeccompProfileOpt,
+    StorageOpt,
+    pod_settings,
+)
 from recapp.cli.ui import console, print_json, print_table, progress
-from recapp.errors import ClusterError
+from recapp.errors import ClusterError, Interrupted
 from recapp.host import engine
 from recapp.host.names import check_cluster_name
 from recapp.k8s.backends import cluster_backend
@@ -22,10 +31,6 @@ cluster = typer.Typer(help="Create, inspect and remove virtual clusters.", no_ar
 cluster.command("render")(cluster_render_cmd.render)
 
 NameOpt = Annotated[str, typer.Option("--name", help="cluster name (DNS label)")]
-BackendOpt = Annotated[str, typer.Option("--backend", help="local (podman on this machine) or kubernetes")]
-KubeconfigOpt = Annotated[str | None, typer.Option(help="kubeconfig file (kubernetes backend)")]
-ContextOpt = Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend)")]
-NamespaceOpt = Annotated[str | None, typer.Option(help="namespace (kubernetes backend)")]
 
 
 @cluster.command("up")
@@ -37,7 +42,13 @@ def up(
     launcher: Annotated[str, typer.Option(help="agent (default) or kubexec")] = "agent",
     backend: BackendOpt = "local",
     timeout: Annotated[int, typer.Option(help="seconds to wait for the nodes to be Ready")] = 180,
-    cleanup_on_failure: Annotated[bool, typer.Option("--cleanup-on-failure")] = False,
+    cleanup_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--cleanup-on-failure/--keep-on-failure",
+            help="if up fails, remove what it created (the default), or keep it to look at the pods",
+        ),
+    ] = True,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
@@ -71,19 +82,27 @@ def up(
         "network_policy_probe": network_policy_probe,
         "user_namespace": user_namespace,
     }
-    # Only what was given: the spec's defaults stay the spec's.
-    given = {
-        "namespace": namespace,
-        "storage": storage,
-        "image_pull_policy": pull_policy,
-        "seccomp_localhost_profile": seccomp_profile,
-    }
-    data |= {key: value for key, value in given.items() if value}
+    data |= pod_settings(namespace, storage, pull_policy, seccomp_profile)
     spec = load_spec(data)
     impl = cluster_backend(backend, kubeconfig, context, namespace)
-    with progress(f"cluster {name} up ({backend})") as prog:
-        status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
+    try:
+        with progress(f"cluster {name} up ({backend})") as prog:
+            status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_up(name, backend)) from None
     _show(status, json_out)
+
+
+def _interrupted_up(name: str, backend: str) -> str:
+    # The kubernetes backend's `up` is idempotent (409 = already there), so running it again resumes;
+    # the local one refuses a cluster that exists, so what was made must go first.
+    down = f"recapp cluster down --name {name} --backend {backend}"
+    if backend == "kubernetes":
+        return (
+            f"interrupted: cluster {name} may be half made; run the same `recapp cluster up` again to"
+            f" resume it, or `{down}` to remove it"
+        )
+    return f"interrupted: cluster {name} may be half made; `{down}` removes it, then run up again"
 
 
 @cluster.command("status")

@@ -39,6 +39,14 @@ def run(
             help="one `podman run` per rank instead of the node's persistent APP sandbox (nested only)",
         ),
     ] = False,
+    spawn: Annotated[
+        bool,
+        typer.Option(
+            "--spawn",
+            help="processes the job spawns (MPI_Comm_spawn) run nested in the APP too: PRRTE's exec "
+            "agent wraps every process (nested only)",
+        ),
+    ] = False,
     mca: Annotated[
         list[str] | None,
         typer.Option(
@@ -76,9 +84,12 @@ def run(
         record_path=record,
         mca=params,
         bind_to=bind_to,
+        spawn=spawn,
     )
     if native and fresh_containers:
         raise RecappError("--fresh-containers applies to nested jobs only, not with --native")
+    if native and spawn:
+        raise RecappError("--spawn applies to nested jobs only, not with --native")
     echo = None if json_out else (lambda line: out.print(line, markup=False, highlight=False))
     with progress(f"job on {cluster}") as prog:
         result = run_job(

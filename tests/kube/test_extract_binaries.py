@@ -1,5 +1,5 @@
 """The script `deliver_binaries` runs inside each node pod (nested podman copies the APP's
-/usr/local/bin into the node's images volume), run here with the host's podman on the default APP."""
+/usr/local into the node's images volume), run here with the host's podman on the default APP."""
 
 from __future__ import annotations
 
@@ -48,3 +48,25 @@ def test_a_missing_image_fails_without_leaving_a_directory(engine: Any, tmp_path
     assert proc.returncode != 0
     assert "no-such-image" in proc.stderr
     assert not target.exists()
+
+
+def test_the_libraries_missing_here_come_from_the_app_but_never_its_mpi(engine: Any, tmp_path: Path) -> None:
+    # Run on this host, the script's "node" is the host: it lacks HPCC's BLAS and Open MPI alike.
+    image = build_image(BuildRequest("app", "trixie", workload="hpcc")).tag  # cached by recipe hash
+    target = tmp_path / "native" / "0123456789ab"
+
+    proc = extract(engine, target, image)
+
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "lib" / "recapp" / "hpcc" / "hpcc").is_file()  # the runner's ../lib/recapp
+    deps = sorted(p.name for p in (target / "lib" / "deps").iterdir())
+    assert "libblas.so.3" in deps
+    assert not [d for d in deps if d.startswith(("libmpi", "libopen-pal", "libpmix", "libhwloc", "libevent"))]
+    ldd = subprocess.run(
+        ["ldd", str(target / "lib" / "recapp" / "hpcc" / "hpcc")],
+        capture_output=True, text=True, env={"LD_LIBRARY_PATH": str(target / "lib" / "deps")}, check=False,
+    ).stdout  # fmt: skip
+    missing = sorted({line.split()[0] for line in ldd.splitlines() if "=> not found" in line})
+    assert all(m.startswith(("libmpi", "libopen-pal", "libpmix", "libhwloc", "libevent")) for m in missing), (
+        missing
+    )

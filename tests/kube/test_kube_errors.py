@@ -11,7 +11,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from recapp.errors import ClusterError
+from recapp.errors import ClusterError, ClusterUnreachable
 from recapp.k8s.kubernetes import errors as ke
 
 CREATE_STS = ke.Action("create", "statefulsets", "recapp-demo", "demo-node")
@@ -223,6 +223,22 @@ def test_exec_handshake_404_names_the_pod() -> None:
     action = ke.Action("exec", "pods/exec", "recapp-demo", "demo-node-7")
     err = ke.exec_error(ApiException(status=0, reason=reason), action, host="https://k")
     assert str(err) == 'exec pods/exec demo-node-7 in recapp-demo: not found (pods "demo-node-7" not found)'
+
+
+def test_exec_handshake_404_from_a_restarted_kubelet_is_unreachable_not_a_refusal() -> None:
+    # What CI's websocket client reported right after `k8s/localkube/restart kubelet` (the pod
+    # was there all along: the kubelet had not synced it yet). It used to be a final "not found".
+    reason = (
+        "Handshake status 404 Not Found -+-+- {'content-length': '18', 'content-type': 'text/plain;"
+        " charset=utf-8', 'date': 'Thu, 03 Dec 2026 16:06:50 GMT'} -+-+- pod does not exist"
+    )
+    action = ke.Action("exec", "pods/exec", "recapp-demo", "demo-node-0")
+    err = ke.exec_error(ApiException(status=0, reason=reason), action, host="https://k")
+    assert isinstance(err, ClusterUnreachable)
+    assert str(err) == (
+        "exec pods/exec demo-node-0 in recapp-demo: the node's kubelet does not know the pod yet"
+        " (did the kubelet restart?)"
+    )
 
 
 def test_exec_connection_refused_is_unreachable() -> None:

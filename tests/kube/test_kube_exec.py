@@ -290,6 +290,14 @@ def test_a_lost_stream_is_255_with_a_reason(backend: KubernetesBackend) -> None:
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 255
     assert err.splitlines()[-1].startswith("recapp: exec stream")
+    # The job runner reads this to tell "the connection went" from "the command exited 255".
+    assert proc.lost is not None and proc.lost.startswith("exec stream"), proc.lost
+
+
+def test_a_status_that_came_back_is_not_a_lost_stream(backend: KubernetesBackend) -> None:
+    proc = backend.pod_exec("ns", "pod", "login", ["sh", "-c", "exit 255"])
+    proc.communicate(timeout=20)
+    assert (proc.returncode, proc.lost) == (255, None)
 
 
 def test_a_missing_pod_is_named(backend: KubernetesBackend) -> None:
