@@ -26,12 +26,20 @@ PROBE_CONNECT_TIMEOUT_S = 5
 # Exit codes of the probe's one-liner: reached the agent, could not (refused, dropped, timed out),
 # could not even resolve the name (DNS down: no verdict on the policy).
 PROBE_REACHED, PROBE_BLOCKED, PROBE_NO_DNS = 0, 1, 3
+# The node's name may resolve late: right after an API server restart CoreDNS re-lists, and a
+# negative answer is cached up to 30 s (the Corefile's `cache 30`; seen in issue 16's fault tests).
+# A name that is not there *yet* is no verdict on the policy: look it up again for this long.
+PROBE_DNS_WAIT_S = 40
 _PROBE_SCRIPT = (
-    "import socket,sys\n"
-    "try:\n"
-    " a=socket.getaddrinfo(sys.argv[1],int(sys.argv[2]),type=socket.SOCK_STREAM)[0][4]\n"
-    "except OSError:\n"
-    f" sys.exit({PROBE_NO_DNS})\n"
+    "import socket,sys,time\n"
+    f"end=time.monotonic()+{PROBE_DNS_WAIT_S}\n"
+    "while True:\n"
+    " try:\n"
+    "  a=socket.getaddrinfo(sys.argv[1],int(sys.argv[2]),type=socket.SOCK_STREAM)[0][4]\n"
+    "  break\n"
+    " except OSError:\n"
+    f"  if time.monotonic()>end: sys.exit({PROBE_NO_DNS})\n"
+    "  time.sleep(2)\n"
     "try:\n"
     f" socket.create_connection(a[:2],timeout={PROBE_CONNECT_TIMEOUT_S}).close()\n"
     "except OSError:\n"
@@ -96,7 +104,8 @@ def judge_probe(spec: ClusterSpec, exit_code: int | None) -> ProbeVerdict:
         return ProbeVerdict(
             False,
             f"NetworkPolicy NOT enforced: a pod without the cluster's labels reached {target}"
-            " (the network plugin ignores NetworkPolicy; only the agents' mutual TLS keeps other pods out)",
+            " (the network plugin ignores NetworkPolicy, or another policy in the namespace lets pods in;"
+            " only the agents' mutual TLS keeps other pods out)",
         )
     why = "could not resolve the node's name" if exit_code == PROBE_NO_DNS else f"exit status {exit_code}"
     return ProbeVerdict(None, f"NetworkPolicy probe inconclusive: {why}")
@@ -128,6 +137,27 @@ def server_minor(git_version: str) -> int | None:
     if match is None or match.group(1) != "1":
         return None
     return int(match.group(2))
+
+
+# What newuidmap/newgidmap say when the REC's /etc/subuid range lies outside the pod's own ids.
+SUBID_MAP_FAILED = re.compile(r"new[ug]idmap[^\n]*: write to [ug]id_map failed: Operation not permitted")
+_SUBID_ARGS = re.compile(r"new[ug]idmap \d+ 0 (\d+) 1 1 (\d+) (\d+)")
+POD_USERNS_IDS = 65536  # a hostUsers: false pod maps ids 0..65535 and no more
+
+
+def userns_subids_cause(stderr: str) -> str:
+    """One line: why nested podman cannot start in a user-namespaced pod, from newuidmap's stderr
+    (`running /usr/bin/newuidmap PID 0 998 1 1 100000 65536: ... write to uid_map failed`)."""
+    found = _SUBID_ARGS.search(stderr)
+    ids = ""
+    if found:
+        start, count = int(found.group(2)), int(found.group(3))
+        ids = f" ({start}-{start + count - 1})"
+    return (
+        f"the REC's subordinate ids{ids} lie outside the {POD_USERNS_IDS} ids of a hostUsers: false pod"
+        f" (0-{POD_USERNS_IDS - 1}), so newuidmap's write to uid_map is refused; use a REC whose /etc/subuid"
+        " and /etc/subgid fit inside (e.g. rec:1000:64536), or --no-user-namespace"
+    )
 
 
 def decide_user_namespace(

@@ -93,6 +93,7 @@ SECCOMP = Path(h.__file__).parent / "seccomp" / "recapp-nested-podman.json"
 NESTED_PODMAN_NEEDS = (
     "clone", "clone3", "unshare", "setns", "mount", "umount2", "pivot_root", "fsopen", "fsmount",
     "move_mount", "open_tree", "keyctl", "ptrace",
+    "kcmp", "process_vm_readv", "process_vm_writev",  # MPI single copy (CMA) without CAP_SYS_PTRACE
 )  # fmt: skip
 
 
@@ -106,7 +107,14 @@ def test_seccomp_profile_allows_what_nested_podman_needs_and_refuses_by_default(
         for name in rule["names"]
     }
     assert set(NESTED_PODMAN_NEEDS) <= unconditional
-    for refused in ("kexec_load", "userfaultfd", "bpf", "init_module", "open_by_handle_at"):
+    for refused in (
+        "kexec_load",
+        "userfaultfd",
+        "bpf",
+        "init_module",
+        "open_by_handle_at",
+        "process_madvise",
+    ):
         assert refused not in unconditional
 
 
@@ -114,3 +122,32 @@ def test_every_syscall_beyond_moby_is_explained() -> None:
     readme = (SECCOMP.parent / "README.md").read_text()
     for name in NESTED_PODMAN_NEEDS:
         assert f"`{name}`" in readme, name
+
+
+# newuidmap's words in a hostUsers: false node pod of the real cluster with the REC's default
+# /etc/subuid (rec:100000:65536), captured from `podman unshare` there.
+NEWUIDMAP_REFUSED = (
+    'time="2026-12-03T13:06:57Z" level=error msg="running `/usr/bin/newuidmap 58 0 998 1 1 100000 65536`:'
+    ' newuidmap: write to uid_map failed: Operation not permitted\\n"\n'
+    'Error: cannot set up namespace using "/usr/bin/newuidmap": exit status 1\n'
+)
+
+
+def test_subids_outside_a_user_namespaced_pod_are_named_with_their_range() -> None:
+    assert h.SUBID_MAP_FAILED.search(NEWUIDMAP_REFUSED)
+    line = h.userns_subids_cause(NEWUIDMAP_REFUSED)
+    assert "\n" not in line
+    assert line.startswith("the REC's subordinate ids (100000-165535) lie outside the 65536 ids")
+    assert "(0-65535)" in line and "rec:1000:64536" in line and "--no-user-namespace" in line
+
+
+def test_other_newuidmap_failures_are_not_taken_for_the_range() -> None:
+    assert not h.SUBID_MAP_FAILED.search("newuidmap: open of uid_map failed: Permission denied")
+
+
+def test_the_local_backend_finds_a_localhost_profile_among_the_shipped_ones() -> None:
+    from recapp.k8s.local import podman_args
+
+    assert podman_args.local_profile("recapp-nested-podman.json") == SECCOMP.resolve()
+    with pytest.raises(ClusterError, match=r"seccomp profile 'nope\.json': not in .*known: recapp-nested"):
+        podman_args.local_profile("nope.json")
