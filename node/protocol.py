@@ -104,6 +104,25 @@ def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
     sock.sendall(FRAME_HEADER.pack(kind, len(payload)) + payload)
 
 
+def recv_some(sock: socket.socket, size: int) -> bytes:
+    """sock.recv, again when it only says "try again". With a timeout set, Python's ssl runs the
+    socket non-blocking, and a send from another thread (heartbeats, stdin) can make a read end in
+    EAGAIN or SSLWantRead on a healthy connection (CPython issue 77271, bpo-33090): recapp-launch took
+    that for a lost agent, and PRRTE lost its daemon (issue 16's soak: 2 of 80 jobs at load 20).
+    The socket's timeout still counts from the first try."""
+    timeout = sock.gettimeout()
+    give_up = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return sock.recv(size)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError) as again:
+            left = 1.0 if give_up is None else give_up - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out") from None
+            wants_write = isinstance(again, ssl.SSLWantWriteError)
+            select.select([] if wants_write else [sock], [sock] if wants_write else [], [], min(left, 1.0))
+
+
 def recv_exact(sock: socket.socket, size: int, deadline: float | None = None) -> bytes:
     """`size` bytes; with a deadline (monotonic), every read only gets the time left until it."""
     chunks: list[bytes] = []
@@ -114,7 +133,7 @@ def recv_exact(sock: socket.socket, size: int, deadline: float | None = None) ->
             if left <= 0:
                 raise TimeoutError("login deadline passed")
             sock.settimeout(left)
-        chunk = sock.recv(min(remaining, READ_CHUNK))
+        chunk = recv_some(sock, min(remaining, READ_CHUNK))
         if not chunk:
             raise ProtocolError("connection closed")
         chunks.append(chunk)

@@ -9,19 +9,21 @@ so `down` finds it even after a crash.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from recapp import LABEL_PREFIX
-from recapp.errors import ClusterError
-from recapp.host import engine, images
+from recapp.errors import ClusterError, HostError
+from recapp.host import engine, images, netavark
 from recapp.host.names import check_cluster_name, check_image_ref
 from recapp.host.paths import state_dir
 from recapp.host.progress import Step
@@ -29,16 +31,50 @@ from recapp.host.runner import last_line, run
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend, ClusterStatus, PodStatus
+from recapp.k8s.local import native
 from recapp.k8s.local.podman_args import Placement, probe_command, run_argv
 from recapp.k8s.spec import ClusterSpec
 from recapp.node import pods as node_pods
 
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 PROBE_TIMEOUT_S = 5.0  # the node template's readinessProbe.timeoutSeconds
+# Nodes that load a delivered APP image at once. Bounded: each `podman load` holds a core and the
+# disk, and on a shared 2-core host more than a few at once only queue.
+DELIVERY_CONCURRENCY = 4
+
+# The kubelet's 5 s is for a node of its own. Here every pod shares this host's CPUs with all its other
+# work, and at load >= 40 on 2 cores `podman exec … recapp-agent ping` (a Python start and a TLS
+# handshake) missed 5 s on healthy clusters, so jobs were refused (issue 16). A late answer is
+# still an answer: the wait grows with the run queue per CPU above BUSY_PER_CPU, up to
+# PROBE_TIMEOUT_MAX_S. A quiet host keeps the kubelet's 5 s; a stopped agent is found at once (its pod
+# stops: it is PID 1); a wedged one still fails, after at most PROBE_TIMEOUT_MAX_S per probe.
+BUSY_PER_CPU = 4.0
+PROBES_AT_ONCE = 8  # status() probes this many node pods at a time
+PROBE_TIMEOUT_MAX_S = 30.0
 
 
 def _podman(*args: str, check: bool = True, timeout: float = 300, what: str | None = None) -> str:
     return engine.podman(*args, error=ClusterError, check=check, timeout=timeout, what=what).stdout
+
+
+def _locked(say: Step) -> Step:
+    """A progress step that the delivery threads may call at once (one line at a time)."""
+    lock = threading.Lock()
+
+    def step(text: str) -> None:
+        with lock:
+            say(text)
+
+    return step
+
+
+def probe_timeout_s(load1: float | None = None, cpus: int | None = None) -> float:
+    """How long one readiness probe may take on this host now: PROBE_TIMEOUT_S, scaled by the
+    1-minute load per CPU beyond BUSY_PER_CPU, at most PROBE_TIMEOUT_MAX_S."""
+    load = os.getloadavg()[0] if load1 is None else load1
+    n = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    per_cpu = load / max(1, n)
+    return min(PROBE_TIMEOUT_MAX_S, PROBE_TIMEOUT_S * max(1.0, per_cpu / BUSY_PER_CPU))
 
 
 def network_name(name: str) -> str:
@@ -98,9 +134,14 @@ def check_rec_image(ref: str) -> None:
 class LocalBackend(ClusterBackend):
     name = "local"
 
+    def __init__(self, delivery_concurrency: int = DELIVERY_CONCURRENCY) -> None:
+        if delivery_concurrency < 1:
+            raise ClusterError(f"delivery concurrency must be at least 1, got {delivery_concurrency}")
+        self.delivery_concurrency = delivery_concurrency
+
     # ---- up -------------------------------------------------------------------------------
     def up(
-        self, spec: ClusterSpec, *, cleanup_on_failure: bool = False, step: Step | None = None
+        self, spec: ClusterSpec, *, cleanup_on_failure: bool = True, step: Step | None = None
     ) -> ClusterStatus:
         say = step or (lambda _t: None)
         if spec.launcher != "agent":
@@ -122,7 +163,15 @@ class LocalBackend(ClusterBackend):
             self._create(spec, objects, say)
             self._wait_ready(spec, objects, say)
             self._write_hostfiles(spec)
-        except BaseException:
+        except ClusterError as exc:
+            if not cleanup_on_failure:
+                note = f"cluster kept for `recapp cluster status --name {spec.name}`"
+                raise ClusterError(f"{exc} ({note})", hint=exc.hint, log_path=exc.log_path) from exc
+            self.down(spec.name)
+            raise ClusterError(
+                f"{exc} (cluster {spec.name} removed)", hint=exc.hint, log_path=exc.log_path
+            ) from exc
+        except BaseException:  # interrupted: leave nothing half-made behind either
             if cleanup_on_failure:
                 self.down(spec.name)
             raise
@@ -237,12 +286,14 @@ class LocalBackend(ClusterBackend):
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"node pod(s) not Ready after {spec.ready_timeout_s} s: {', '.join(sorted(pending))}"
-                    f" (cluster kept for `recapp cluster status --name {spec.name}`)"
                 )
             time.sleep(0.5)
 
-    def _probe(self, pod: str, probe: list[str], timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-        """One readiness probe: exit 0 within the probe's timeout means Ready, as the kubelet counts it."""
+    def _probe(self, pod: str, probe: list[str], timeout_s: float | None = None) -> bool:
+        """One readiness probe: exit 0 within the probe's timeout (probe_timeout_s unless given) means
+        Ready, as the kubelet counts it."""
+        if timeout_s is None:
+            timeout_s = probe_timeout_s()
         try:
             proc = run(
                 ["podman", "exec", pod, *probe],
@@ -280,12 +331,24 @@ class LocalBackend(ClusterBackend):
             _podman("ps", "-a", "--filter", f"label={c.LABEL_CLUSTER}={name}", "--format", "json") or "[]"
         )
         pods: list[PodStatus] = []
+        probed = [
+            row["Names"][0]
+            for row in rows
+            if str(row.get("State", "")).lower() == "running"
+            and (row.get("Labels") or {}).get(c.LABEL_COMPONENT) == c.COMPONENT_NODE
+        ]
+        # The node pods' probes at once: one after another, a job's pre-check on 4 nodes took 4
+        # `podman exec … ping` (1-3 s each at load 15 here) twice per failing job (issue 16's soak).
+        with ThreadPoolExecutor(max_workers=max(1, min(PROBES_AT_ONCE, len(probed)))) as pool:
+            answered = dict(
+                zip(probed, pool.map(lambda pod: self._probe_ready(name, pod), probed), strict=True)
+            )
         for row in rows:
             pod = row["Names"][0]
             labels = row.get("Labels") or {}
             component = labels.get(c.LABEL_COMPONENT, "?")
             state = str(row.get("State", "")).lower()
-            ready = state == "running" and (component != c.COMPONENT_NODE or self._probe_ready(name, pod))
+            ready = state == "running" and (component != c.COMPONENT_NODE or answered.get(pod, False))
             pods.append(
                 PodStatus(
                     pod, component, state, ready, _ip(pod, network_name(name)) if state == "running" else None
@@ -324,6 +387,13 @@ class LocalBackend(ClusterBackend):
         for net in _podman("network", "ls", "-q", "--filter", selector).split():
             _podman("network", "rm", "-f", net)
             removed.append(f"network {net}")
+        if pods:
+            # Our network's last container took netavark's shared isolation jump with it (see
+            # recapp/host/netavark.py): without this, the clusters left would reach each other.
+            try:
+                netavark.restore_isolation()
+            except HostError as exc:
+                raise ClusterError(f"cluster {name}: removed, but {exc}") from exc
         cdir = cluster_dir(name)
         if cdir.exists():
             shutil.rmtree(cdir)
@@ -389,62 +459,89 @@ class LocalBackend(ClusterBackend):
         return proc.returncode, proc.stdout + proc.stderr
 
     def deliver_image(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """Save/load through each node's `images` volume: no registry needed (README: architecture)."""
-        say = step or (lambda _t: None)
+        """Save/load through each node's `images` volume: no registry needed (README: architecture).
+        Up to `delivery_concurrency` nodes load at once: one after the other, 16 nodes took over 10
+        minutes for a 466 MB APP (issue 18), most of it each node's `podman load` waiting on disk."""
+        say = _locked(step or (lambda _t: None))
         spec = self.spec(name)
         host_id = images.image_id(check_image_ref(image, error=ClusterError, what="APP image"))
         if host_id is None:
             raise ClusterError(f"APP image {image!r} not found in the local image store")
-        tarball: Path | None = None
-        for pod in o.node_pod_names(spec):
-            status, out = self.node_exec(
-                name, pod, ["podman", "image", "inspect", "--format", "{{.Id}}", image]
-            )
-            if status == 0 and out.strip().splitlines()[-1:] == [host_id]:
-                continue
-            if self.node_exec(name, pod, ["podman", "image", "exists", host_id])[0] == 0:
-                # The same image under another name (a second tag): name it, nothing to load.
-                self._tag_in_node(name, pod, host_id, image)
-                continue
-            if tarball is None:
-                say(f"saving {image}")
-                tarball = images.saved_tarball(image, error=ClusterError)
-            say(f"loading {image} into {pod}")
-            mount = Path(
-                _podman(
-                    "volume", "inspect", "--format", "{{.Mountpoint}}", f"recapp-{pod}-{c.IMAGES_VOLUME}"
-                ).strip()
-            )
-            target = mount / tarball.name
-            if not target.exists():
-                with contextlib.suppress(OSError):
-                    os.link(tarball, target)
-                if not target.exists():
-                    shutil.copyfile(tarball, target)
-                os.chmod(target, 0o644)
+        lock = threading.Lock()
+        saved: list[Path] = []
+
+        def tarball() -> Path:
+            # Saved once, by the first node that needs it; the others wait for that one archive.
+            with lock:
+                if not saved:
+                    say(f"saving {image}")
+                    saved.append(images.saved_tarball(image, error=ClusterError))
+                return saved[0]
+
+        pods = o.node_pod_names(spec)
+        workers = max(1, min(self.delivery_concurrency, len(pods)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="deliver") as pool:
+            futures = [
+                pool.submit(self._deliver_to_node, name, pod, image, host_id, tarball, say) for pod in pods
+            ]
+            for (
+                future
+            ) in futures:  # every node's outcome is awaited; the first failure (in node order) is raised
+                future.exception()
+            for future in futures:
+                future.result()
+        return image
+
+    def _deliver_to_node(
+        self, name: str, pod: str, image: str, host_id: str, tarball: Callable[[], Path], say: Step
+    ) -> None:
+        status, out = self.node_exec(name, pod, ["podman", "image", "inspect", "--format", "{{.Id}}", image])
+        if status == 0 and out.strip().splitlines()[-1:] == [host_id]:
+            return
+        if self.node_exec(name, pod, ["podman", "image", "exists", host_id])[0] == 0:
+            # The same image under another name (a second tag): name it, nothing to load.
+            self._tag_in_node(name, pod, host_id, image)
+            return
+        archive = tarball()
+        say(f"loading {image} into {pod}")
+        mount = Path(
+            _podman(
+                "volume", "inspect", "--format", "{{.Mountpoint}}", f"recapp-{pod}-{c.IMAGES_VOLUME}"
+            ).strip()
+        )
+        # A name of this delivery's own, made whole before it is visible: two recapp processes
+        # delivering one image into one node must never load (or remove) the other's half-made
+        # copy ("manifest.json: not a directory" was seen when they shared one name).
+        target = mount / f"{archive.stem}.{secrets.token_hex(4)}.tar"
+        part = target.with_suffix(".part")
+        try:
+            try:
+                os.link(archive, target)
+            except OSError:
+                shutil.copyfile(archive, part)
+                os.replace(part, target)
+            os.chmod(target, 0o644)
             names_before = self._node_image_names(name, pod)
             status, out = self.node_exec(
-                name, pod, ["podman", "load", "-i", f"{c.IMAGES_MOUNT}/{tarball.name}"]
+                name, pod, ["podman", "load", "-i", f"{c.IMAGES_MOUNT}/{target.name}"]
             )
-            target.unlink(missing_ok=True)  # loaded into the node's storage: the tarball is dead weight
-            if status != 0:
-                raise ClusterError(f"node pod {pod}: cannot load {image}: {last_line(out)}")
-            # The cached archive carries the tag it was first saved under, which may be another
-            # name for the same image: the name asked for must point at it.
-            self._tag_in_node(name, pod, host_id, image)
-            self._restore_names(name, pod, host_id, image, names_before)
-            # A new build under the same tag: the node's APP sandbox of the old one must go, and so
-            # must the old build itself once no name points at it (it would stay in the node's
-            # storage for good; `image prune` misses it when the new build shares its top layer).
-            self.node_exec(name, pod, ["wrap-container", "--reset", image])
-            replaced = names_before.get(image)
-            if (
-                replaced
-                and replaced != host_id
-                and replaced not in self._node_image_names(name, pod).values()
-            ):
-                self.node_exec(name, pod, ["podman", "rmi", replaced])
-        return image
+        finally:
+            # Loaded into the node's storage (or failed): the tarball is dead weight either way.
+            target.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
+        if status != 0:
+            raise ClusterError(f"node pod {pod}: cannot load {image}: {images.load_error(out)}")
+        # The cached archive carries the tag it was first saved under, which may be another
+        # name for the same image: the name asked for must point at it.
+        self._tag_in_node(name, pod, host_id, image)
+        self._restore_names(name, pod, host_id, image, names_before)
+        # A new build under the same tag: the node's APP sandbox of the old one must go, and so
+        # must the old build itself once no name points at it (it would stay in the node's
+        # storage for good; `image prune` misses it when the new build shares its top layer).
+        self.node_exec(name, pod, ["wrap-container", "--reset", image])
+        replaced = names_before.get(image)
+        if replaced and replaced != host_id and replaced not in self._node_image_names(name, pod).values():
+            self.node_exec(name, pod, ["podman", "rmi", replaced])
 
     def _node_image_names(self, name: str, pod: str) -> dict[str, str]:
         """name:tag → image id in a node's storage."""
@@ -471,22 +568,26 @@ class LocalBackend(ClusterBackend):
             raise ClusterError(f"node pod {pod}: cannot name {image_id[:12]} {image}: {last_line(out)}")
 
     def deliver_binaries(self, name: str, image: str, *, step: Step | None = None) -> str:
-        """The APP's programs, run natively in the REC for comparison; they use the REC's own libraries."""
+        """The APP's /usr/local (its programs and what they find beside them) and the libraries they
+        need that the REC lacks (never its MPI: native.py), in every node; return the bin directory."""
         say = step or (lambda _t: None)
         spec = self.spec(name)
         host_id = images.image_id(image)
         if host_id is None:
             raise ClusterError(f"APP image {image!r} not found in the local image store")
-        rel = f"native/{host_id[:12]}/bin"
+        rel = f"native/{host_id[:12]}"
         staging = cluster_dir(name) / "native" / host_id[:12]
-        if not (staging / "bin").is_dir():
-            say(f"extracting /usr/local/bin from {image}")
-            staging.mkdir(parents=True, exist_ok=True)
-            ctr = _podman("create", "--pull=never", image, "true").strip()
+        if not staging.is_dir():
+            say(f"extracting /usr/local from {image}")
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            part = staging.with_name(f"{staging.name}.{secrets.token_hex(4)}.part")
             try:
-                _podman("cp", f"{ctr}:/usr/local/bin", str(staging))
+                libs = native.stage(image, spec.rec_image, part)
+                os.replace(part, staging)  # whole or not there: a failed staging is not reused
             finally:
-                _podman("rm", "-f", "-v", ctr, check=False)
+                shutil.rmtree(part, ignore_errors=True)
+            if libs:
+                say(f"libraries the REC lacks, from {image}: {', '.join(libs)}")
         for pod in o.node_pod_names(spec):
             mount = Path(
                 _podman(
@@ -495,10 +596,10 @@ class LocalBackend(ClusterBackend):
             )
             target = mount / rel
             if not target.is_dir():
-                shutil.copytree(staging / "bin", target)
+                shutil.copytree(staging, target, symlinks=True)
                 for path in [target, *target.parents][: len(Path(rel).parts)]:
                     os.chown(path, spec.uid, spec.gid)
-        return f"{c.IMAGES_MOUNT}/{rel}"
+        return f"{c.IMAGES_MOUNT}/{rel}/bin"
 
 
 def _exists(kind: str, name: str) -> bool:

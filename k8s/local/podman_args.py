@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from recapp.errors import ClusterError
@@ -85,8 +86,22 @@ def security_args(pod_spec: Obj, container: Obj) -> list[str]:
     if kind == "Unconfined":
         raise ClusterError("pod template asks for seccomp Unconfined: refused")
     if kind == "Localhost":
-        args += ["--security-opt", f"seccomp={seccomp['localhostProfile']}"]
+        args += ["--security-opt", f"seccomp={local_profile(seccomp['localhostProfile'])}"]
     return args
+
+
+# The local backend's counterpart of the kubelet's seccomp directory: the profiles recapp ships.
+SECCOMP_DIR = Path(__file__).resolve().parent.parent / "seccomp"
+
+
+def local_profile(name: str) -> Path:
+    """A Localhost profile name (relative, as the kubelet takes it) → the shipped file of that name,
+    so `--seccomp-profile recapp-nested-podman.json` means the same file locally and on a cluster."""
+    path = SECCOMP_DIR / name
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in SECCOMP_DIR.glob("*.json"))) or "none"
+        raise ClusterError(f"seccomp profile {name!r}: not in {SECCOMP_DIR} (known: {known})")
+    return path
 
 
 def env_args(container: Obj) -> list[str]:

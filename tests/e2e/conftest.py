@@ -71,8 +71,9 @@ def make_cluster(local_backend: LocalBackend, default_images) -> Iterator[Cluste
 
 
 @contextlib.contextmanager
-def module_cluster(rec: str, nodes: int = 2) -> Iterator[ClusterSpec]:
-    """A cluster of REC `rec` (2 nodes unless told), brought down and checked gone afterwards."""
+def module_cluster(rec: str, nodes: int = 2, ready_timeout_s: int = 120) -> Iterator[ClusterSpec]:
+    """A cluster of REC `rec` (2 nodes unless told), brought down and checked gone afterwards, also when
+    it never became Ready (`up` keeps such a cluster for its user to look at)."""
     backend = LocalBackend()
     spec = load_spec(
         {
@@ -80,11 +81,11 @@ def module_cluster(rec: str, nodes: int = 2) -> Iterator[ClusterSpec]:
             "nodes": nodes,
             "slots_per_node": 2,
             "rec_image": rec,
-            "ready_timeout_s": 120,
+            "ready_timeout_s": ready_timeout_s,
         }
     )
-    backend.up(spec)
     try:
+        backend.up(spec)
         yield spec
     finally:
         backend.down(spec.name)

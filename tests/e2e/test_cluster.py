@@ -176,14 +176,20 @@ def test_node_that_never_becomes_ready_times_out_naming_it(
     spec = make_cluster(rec=tag, up=False, ready_timeout_s=6)
     started = time.monotonic()
     with pytest.raises(ClusterError) as info:
-        local_backend.up(spec)
+        local_backend.up(spec, cleanup_on_failure=False)  # --keep-on-failure
     assert time.monotonic() - started < 60
     message = str(info.value)
-    assert "not Ready after 6 s" in message
+    assert "not Ready after 6 s" in message and "cluster kept" in message
     for pod in o.node_pod_names(spec):
         assert pod in message
     assert local_backend.status(spec.name).exists  # kept for `cluster status`
     local_backend.down(spec.name)
+    assert _leftovers(engine, spec.name) == {"containers": [], "volumes": [], "networks": []}
+    # By default a failed `up` removes what it made.
+    with pytest.raises(ClusterError) as info:
+        local_backend.up(spec)
+    assert f"(cluster {spec.name} removed)" in str(info.value)
+    assert not local_backend.status(spec.name).exists
     assert _leftovers(engine, spec.name) == {"containers": [], "volumes": [], "networks": []}
 
 
