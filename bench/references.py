@@ -13,8 +13,9 @@ a figure should be on that system:
 
 `lower` and `upper` are *relative* bounds, as in ReFrame (`-0.1` = at most 10 % below the value,
 `0.5` = at most 50 % above; `null` = unbounded on that side). A figure is checked on the median of
-the nested runs (the model being certified); `ratio:<figure>` on the nested ÷ native ratio. A figure
-outside its bounds fails its check, and the check says the numbers. Figures without a reference are
+the nested runs (the model being certified); `ratio:<figure>` on the nested ÷ native ratio. The check
+is decided on the figure's bootstrap 95 % interval (recapp.bench.stats): a figure whose whole interval
+is outside its bounds fails its check, and the check says the numbers. Figures without a reference are
 not checked (a missing reference is not a failure).
 """
 
@@ -174,26 +175,46 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def check(refs: References, workload: str, figure: str, measured: float, unit: str) -> ReferenceCheck | None:
-    """The check of one measured figure, or None when the system has no reference for it."""
+def check(
+    refs: References,
+    workload: str,
+    figure: str,
+    measured: float,
+    unit: str,
+    *,
+    interval: list[float] | None = None,
+) -> ReferenceCheck | None:
+    """The check of one measured figure (a median), or None when the system has no reference for it.
+
+    With the median's 95 % interval [low, high] (recapp.bench.stats) the check is decided on the
+    interval, not on the one median: it fails only when the whole interval lies outside the bounds (the
+    figure is out of bounds beyond the noise); an interval that reaches across a bound passes with a
+    note saying the figure is not shown to be within. Without an interval, the median decides."""
     ref = refs.get(workload, figure)
     if ref is None:
         return None
     low, high = ref.bounds()
     shown = f"{_fmt(measured)} {unit}".strip()
+    lo_m, hi_m = (interval[0], interval[1]) if interval else (measured, measured)
+    span = f" (95 % interval {_fmt(lo_m)} … {_fmt(hi_m)})" if interval else ""
     reason = None
+    note = None
     if unit != ref.unit:
         reason = f"{figure} measured in {unit or 'no unit'}, the reference is in {ref.unit or 'no unit'}"
-    elif low is not None and measured < low:
+    elif low is not None and hi_m < low:
         reason = (
-            f"{figure} = {shown} is below {_fmt(low)} "
+            f"{figure} = {shown}{span} is below {_fmt(low)} "
             f"(reference {_fmt(ref.value)}, lower bound {ref.lower:+.0%})"
         )
-    elif high is not None and measured > high:
+    elif high is not None and lo_m > high:
         reason = (
-            f"{figure} = {shown} is above {_fmt(high)} "
+            f"{figure} = {shown}{span} is above {_fmt(high)} "
             f"(reference {_fmt(ref.value)}, upper bound {ref.upper:+.0%})"
         )
+    elif low is not None and lo_m < low:
+        note = f"inconclusive: {figure} = {shown}{span} reaches below the lower bound {_fmt(low)}"
+    elif high is not None and hi_m > high:
+        note = f"inconclusive: {figure} = {shown}{span} reaches above the upper bound {_fmt(high)}"
     return ReferenceCheck(
         system=refs.system,
         workload=workload,
@@ -205,4 +226,6 @@ def check(refs: References, workload: str, figure: str, measured: float, unit: s
         upper=ref.upper,
         passed=reason is None,
         reason=reason,
+        interval=list(interval) if interval else None,
+        note=note,
     )

@@ -11,7 +11,6 @@ warm-up) is skipped *with its reason*, and the others still run.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -19,20 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recapp.bench import references as refs_mod
-from recapp.bench.cluster import cores, cpu_model, series
+from recapp.bench.cluster import INTERVAL_PARAMETERS, cores, cpu_model, ratio, run_job_patiently, series
 from recapp.errors import RecappError
 from recapp.host import engine, images
 from recapp.host.progress import Step
 from recapp.k8s.backend import ClusterBackend
-from recapp.k8s.jobs import JobRequest, image_ref, run_job
+from recapp.k8s.jobs import JobRequest, image_ref
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import BenchRecord, Comparison, ImageRef, JobRecord, ReferenceCheck
 from recapp.workloads.catalog import WALL, Workload, better
 
 MODELS = ("nested", "native", "traditional")
-# A busy 2-core host can miss a readiness probe; a job waits for the node this many times.
-NOT_READY_RETRIES = 3
-NOT_READY_WAIT_S = 10.0
 
 
 @dataclass
@@ -134,6 +130,7 @@ def _run(
     app: str,
     nodes: int,
     records_dir: Path | None,
+    taskset: str | None = None,
 ) -> JobRecord | str:
     """The job's record, or why it could not be started (then the bench goes on without it)."""
     wl = target.workload
@@ -145,8 +142,9 @@ def _run(
         map_by=f"ppr:{wl.per_node(target.np, nodes)}:node",
         mode=model,  # type: ignore[arg-type]
         timeout_s=wl.timeout_s,
+        taskset=taskset,
     )
-    record = _run_job_patiently(backend, req)
+    record = run_job_patiently(backend, req)
     if isinstance(record, str):
         return record
     if records_dir is not None and record.record_path:
@@ -155,18 +153,6 @@ def _run(
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(Path(record.record_path).read_text())
     return record
-
-
-def _run_job_patiently(backend: ClusterBackend, req: JobRequest) -> JobRecord | str:
-    """run_job, waiting out a node pod whose readiness probe timed out on a loaded machine."""
-    for attempt in range(NOT_READY_RETRIES + 1):
-        try:
-            return run_job(backend, req)
-        except RecappError as exc:
-            if "not Ready" not in str(exc) or attempt == NOT_READY_RETRIES:
-                return str(exc)
-            time.sleep(NOT_READY_WAIT_S)
-    return "unreachable"
 
 
 def _why(record: JobRecord | str) -> str:
@@ -199,6 +185,7 @@ def measure(
     job_ids: list[str],
     records_dir: Path | None,
     say: Step,
+    taskset: str | None = None,
 ) -> None:
     """Warm up each model once, then `repeats` rounds with the models in rotating order."""
     for target in targets:
@@ -207,7 +194,9 @@ def measure(
         if wl.warmup_command():
             for model in list(target.models):
                 say(f"{target.key}: warm-up {model} ({' '.join(wl.warmup_command())})")
-                record = _run(backend, clusters[model], model, target, wl.warmup_command(), app, nodes, None)
+                record = _run(
+                    backend, clusters[model], model, target, wl.warmup_command(), app, nodes, None, taskset
+                )
                 if isinstance(record, str) or not record.passed:
                     skipped[f"{target.key}/{model}"] = f"warm-up failed: {_why(record)}"
                     target.models.remove(model)
@@ -215,7 +204,9 @@ def measure(
             shift = rep % max(1, len(target.models))
             for model in target.models[shift:] + target.models[:shift]:
                 say(f"{target.key}: {model}, repeat {rep + 1}/{repeats}")
-                record = _run(backend, clusters[model], model, target, wl.command, app, nodes, records_dir)
+                record = _run(
+                    backend, clusters[model], model, target, wl.command, app, nodes, records_dir, taskset
+                )
                 if isinstance(record, str):
                     skipped.setdefault(f"{target.key}/{model}", f"a run could not start: {record}")
                     continue
@@ -236,11 +227,15 @@ def compare(target: Target) -> list[Comparison]:
             if values.get(figure)
         }
         ratios: dict[str, float] = {}
+        intervals: dict[str, list[float]] = {}
         # nested ÷ traditional too: where the REC cannot run the APP's binaries natively (GROMACS
         # needs libraries only the APP has), the all-in-one image runs the same packaged binaries.
         for model, base in (("nested", "native"), ("traditional", "native"), ("nested", "traditional")):
             if model in columns and base in columns and columns[base].median:
-                ratios[f"{model}/{base}"] = round(columns[model].median / columns[base].median, 4)
+                name = f"{model}/{base}"
+                ratios[name], found = ratio(columns[model].samples, columns[base].samples)
+                if found is not None:
+                    intervals[name] = found
         out.append(
             Comparison(
                 workload=target.workload.name,
@@ -250,6 +245,7 @@ def compare(target: Target) -> list[Comparison]:
                 np=target.np,
                 columns={m: columns[m] for m in MODELS if m in columns},
                 ratios=ratios,
+                intervals=intervals,
                 headline=target.workload.is_headline(figure),
             )
         )
@@ -270,12 +266,19 @@ def reference_checks(
         key = keys[(comp.workload, comp.np)]
         nested = comp.columns.get("nested")
         if nested is not None:
-            found = refs_mod.check(refs, key, comp.figure, nested.median, comp.unit)
+            found = refs_mod.check(refs, key, comp.figure, nested.median, comp.unit, interval=nested.interval)
             if found:
                 checks.append(found)
-        ratio = comp.ratios.get("nested/native")
-        if ratio is not None:
-            found = refs_mod.check(refs, key, refs_mod.RATIO_PREFIX + comp.figure, ratio, "")
+        value = comp.ratios.get("nested/native")
+        if value is not None:
+            found = refs_mod.check(
+                refs,
+                key,
+                refs_mod.RATIO_PREFIX + comp.figure,
+                value,
+                "",
+                interval=comp.intervals.get("nested/native"),
+            )
             if found:
                 checks.append(found)
     return checks
@@ -301,6 +304,7 @@ def run_side_by_side(
     records_dir: Path | None = None,
     suite: str = "workloads",
     step: Step | None = None,
+    taskset: str | None = None,
 ) -> BenchRecord:
     say = step or (lambda _t: None)
     started = datetime.now(UTC)
@@ -335,6 +339,7 @@ def run_side_by_side(
             job_ids=job_ids,
             records_dir=records_dir,
             say=say,
+            taskset=taskset,
         )
     for t in targets:
         if len(t.app_ids) > 1:
@@ -364,6 +369,8 @@ def run_side_by_side(
             "models": list(models),
             "workloads": [w.name for w in workloads],
             **({"references": references.source} if references else {}),
+            **({"taskset": taskset} if taskset else {}),
+            **INTERVAL_PARAMETERS,
         },
         series=[],
         ratios=headline,

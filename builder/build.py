@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recapp.builder import fetch, preflight, probe, records, source
+from recapp.builder import fetch, npb, preflight, probe, records, source
 from recapp.builder.backends import get_backend
 from recapp.builder.backends.base import BuildBackend
 from recapp.builder.base import base_tag, build_base
+from recapp.builder.npb import NpbRequest
 from recapp.builder.recipe import Recipe, load, recipe_name
 from recapp.builder.records import BuildRecord
 from recapp.builder.render import render
@@ -110,6 +111,7 @@ class BuildRequest:
     tag: str | None = None
     base_image: str | None = None
     force: bool = False
+    npb: NpbRequest | None = None  # nas APP: the official NPB from the user's tarball
 
 
 @dataclass(frozen=True)
@@ -139,15 +141,22 @@ def build_image(req: BuildRequest, *, step: Step | None = None, on_line: Step | 
     recipe.suite_entry(suite)  # unsupported suite → one clear line before any work
     # preflight: before the base image, any download or any compile
     components = source_stack(recipe, req.versions, req.sources, req.configure)
+    # The official NPB: the tarball's sha256 and layout are checked here, before anything is made.
+    npb_build = npb.prepare(req.npb, fetch.cache_dir) if req.npb else None
+    if npb_build is not None:
+        recipe = npb.recipe_for(recipe, npb_build)
     backend = get_backend(req.backend_name)
-    tag = req.tag or default_tag(req.kind, suite, recipe.workload, components)
+    if npb_build is not None:
+        tag = req.tag or npb.default_tag(suite, npb_build)
+    else:
+        tag = req.tag or default_tag(req.kind, suite, recipe.workload, components)
     # From here on the kind is the recipe's: the all-in-one image is labelled and recorded as a REC.
     kind = recipe.kind
     sources = source_summary(components)
 
     base_ref, base_id = _base(backend, suite, req.base_image, say, on_line)
     archives = fetch.archives(components, req.sources, say) if components else {}
-    context = render(recipe, suite, base_ref, base_id, components, archives)
+    context = render(recipe, suite, base_ref, base_id, components, archives, npb_build)
     digest = context.digest
 
     existing = backend.inspect(tag)

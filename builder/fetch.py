@@ -95,15 +95,21 @@ def _check(path: Path, c: SourceComponent, where: str) -> None:
         )
 
 
+def download(url: str, part: Path, what: str) -> None:
+    """url's bytes into part, a file in a temporary directory of the caller's (the caller checks
+    them, then moves the file into place: a failed or refused download leaves nothing)."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(part, "wb") as f:
+            shutil.copyfileobj(resp, f)
+    except OSError as exc:
+        raise BuildError(f"{what}: download failed: {exc}") from exc
+
+
 def _from_url(c: SourceComponent, cached: Path) -> Path:
     assert c.url
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         part = Path(tmp) / c.archive
-        try:
-            with urllib.request.urlopen(c.url, timeout=60) as resp, open(part, "wb") as f:
-                shutil.copyfileobj(resp, f)
-        except OSError as exc:
-            raise BuildError(f"download {c.url}: {exc}") from exc
+        download(c.url, part, f"download {c.url}")
         _check(part, c, c.url)
         part.replace(cached)
     return cached

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from recapp.reports import matrix, plots
+from recapp.reports import bench_table, matrix, plots
 from recapp.reports import side_by_side as sbs
 from recapp.reports.junit import job_reasons
 from recapp.reports.records import BenchRecord, BenchSeries, ImageRef, JobRecord, MatrixRecord
@@ -213,6 +213,7 @@ class SeriesRow:
     name: str
     n: int
     median: str
+    interval: str
     spread: str
     min: str
     max: str
@@ -225,6 +226,7 @@ def series_rows(record: BenchRecord) -> list[SeriesRow]:
             name=s.name,
             n=len(s.samples),
             median=f"{s.median:.4f}",
+            interval=f"{s.interval[0]:.4f} … {s.interval[1]:.4f}" if s.interval else "",
             spread=f"{s.spread:.4f}",
             min=f"{min(s.samples):.4f}" if s.samples else "",
             max=f"{max(s.samples):.4f}" if s.samples else "",
@@ -289,6 +291,11 @@ def bench_view(b: BenchRecord) -> dict[str, object]:
         "rows": series_rows(b),
         "plot": data_uri(bench_plot_png(b)) if b.series else None,
         "side_by_side": sbs.is_side_by_side(b),
+        "interval_text": sbs.INTERVAL_TEXT,
+        "ratio_intervals": {k: f"{v[0]:.3f} … {v[1]:.3f}" for k, v in b.ratio_intervals.items()},
+        "fits": bench_table.fit_rows(b),
+        "fit_headers": bench_table.FIT_HEADERS,
+        "scaling_plot": _uri(plots.nodes_scaling(b)),
     }
     if view["side_by_side"]:
         view.update(
@@ -299,6 +306,8 @@ def bench_view(b: BenchRecord) -> dict[str, object]:
             checks=sbs.check_rows(b),
             limit=[r.cells() for r in sbs.physical_limit(b)],
             limit_headers=sbs.PHYSICAL_LIMIT_HEADERS,
+            crosscheck=sbs.latency_crosscheck(b),
+            crosscheck_headers=sbs.LATENCY_CHECK_HEADERS,
             sizes=sbs.size_rows(b),
             skipped=sorted(b.skipped.items()),
             plots=[

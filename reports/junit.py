@@ -2,7 +2,7 @@
 
 - a matrix record → one `<testsuite>`, one `<testcase>` per pair and level (`classname` "REC x APP",
   `name` the level); FAIL, REFUSED, HANG and WRONG → `<failure message=reason type=status>`,
-  SKIPPED → `<skipped message=reason>`;
+  ERROR (the cell could not be run) → `<error message=reason>`; SKIPPED → `<skipped message=reason>`;
 - job records → one `<testsuite>`, one `<testcase>` per job; a failed job → `<failure>` whose message
   is its error and verification reasons;
 - a bench record → one `<testsuite>`, one passing `<testcase>` per series, its figures as
@@ -93,7 +93,12 @@ def matrix_suite(record: MatrixRecord, name: str = "matrix") -> ET.Element:
                 *(f"setting applied: {s}" for s in cell.settings),
                 *([f"log: {cell.log_path}"] if cell.log_path else []),
             ]
-            if cell.status in FAILING_STATUSES:
+            if cell.status == "ERROR":
+                error = ET.SubElement(
+                    case, "error", {"message": xml_text(cell.reason or "not run"), "type": "ERROR"}
+                )
+                error.text = xml_text("\n".join([cell.reason or "", *details]).strip())
+            elif cell.status in FAILING_STATUSES:
                 failure = ET.SubElement(
                     case, "failure", {"message": xml_text(cell.reason or cell.status), "type": cell.status}
                 )

@@ -20,7 +20,7 @@ from recapp.reports.records import ImageRef, JobRecord, MatrixCell, MatrixPair, 
 VERSION_NAMES = {"pmix": "PMIx", "prrte": "PRRTE", "ompi": "Open MPI"}
 REC_VERSION_KEYS = ("pmix", "prrte")
 APP_VERSION_KEYS = ("pmix", "ompi")
-FAILING_STATUSES = frozenset({"FAIL", "REFUSED", "HANG", "WRONG"})
+FAILING_STATUSES = frozenset({"FAIL", "REFUSED", "HANG", "WRONG", "ERROR"})
 DISAGREEMENT_MARK = "⚠"
 NOT_RUN = "—"
 ATTEMPT_SLACK_S = 1.0  # the matrix's wall time is rounded to 0.1 s
@@ -174,6 +174,17 @@ class PairDetail:
 
 
 @dataclass(frozen=True)
+class LevelRow:
+    """One pair with a column per level: each level's status, the first that failed and why."""
+
+    rec: str
+    app: str
+    statuses: list[str]  # in MatrixView.levels order; NOT_RUN for a level the pair did not reach
+    first_failed: str | None
+    note: int | None
+
+
+@dataclass(frozen=True)
 class MatrixView:
     row_labels: list[str]
     column_labels: list[str]
@@ -181,6 +192,8 @@ class MatrixView:
     notes: list[Note]
     disagreements: list[CellView]
     details: list[PairDetail]
+    levels: list[str]
+    level_rows: list[LevelRow]
 
 
 def _refs(images: Iterable[ImageRef], extra: Iterable[str]) -> list[ImageRef]:
@@ -231,6 +244,8 @@ def view(record: MatrixRecord) -> MatrixView:
             details.append(PairDetail(rec=rec.ref, app=app.ref, cell=cell, rows=detail_rows(cells)))
         grid.append(row)
     return MatrixView(
+        levels=levels,
+        level_rows=[level_row(d, levels) for d in details],
         row_labels=[image_label(r, REC_VERSION_KEYS) for r in recs],
         column_labels=[image_label(a, APP_VERSION_KEYS) for a in apps],
         cells=grid,
@@ -238,6 +253,39 @@ def view(record: MatrixRecord) -> MatrixView:
         disagreements=[c for row in grid for c in row if c.disagreement],
         details=details,
     )
+
+
+def level_row(detail: PairDetail, levels: Sequence[str]) -> LevelRow:
+    """A pair's statuses per level (from its cells) and the first level that failed."""
+    status = {r.level: r.status for r in detail.rows}
+    failed = next((r.level for r in detail.rows if r.status in FAILING_STATUSES), None)
+    return LevelRow(
+        rec=detail.rec,
+        app=detail.app,
+        statuses=[status.get(level, NOT_RUN) for level in levels],
+        first_failed=failed,
+        note=detail.cell.note,
+    )
+
+
+def levels_markdown(mv: MatrixView) -> str:
+    """A row per pair, a column per level, then the first level that failed and its footnote."""
+    rows = [
+        [
+            short_ref(r.rec),
+            short_ref(r.app),
+            *r.statuses,
+            r.first_failed or "",
+            f"[{r.note}]" if r.note is not None else "",
+        ]
+        for r in mv.level_rows
+    ]
+    return _table(rows, ["REC", "APP", *mv.levels, "first failing", "reason"])
+
+
+def short_ref(ref: str) -> str:
+    """`localhost/recapp/rec:trixie` → `rec:trixie`."""
+    return ref.rsplit("/", 1)[-1]
 
 
 def detail_rows(cells: Sequence[MatrixCell]) -> list[DetailRow]:
@@ -320,6 +368,8 @@ def markdown(record: MatrixRecord, heading: str = "##") -> str:
         f"levels: {', '.join(level_order(record))} · started {record.started_at.isoformat()} · "
         f"{record.wall_s:.1f} s\n\n"
         f"{overview_markdown(mv)}\n\n"
+        f"{heading}# Levels per pair\n\n"
+        f"{levels_markdown(mv)}\n\n"
         f"{heading}# Per-pair details\n\n"
         f"{details_markdown(mv, heading + '##')}\n"
     )

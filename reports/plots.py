@@ -131,6 +131,49 @@ def scaling(record: BenchRecord) -> bytes | None:
     return _png(fig)
 
 
+def _fit_panel(name: str) -> str:
+    """Which panel a fitted family goes to: launch walls together, in-process times together, the
+    rest (cluster up → ready) on their own — times of one kind share a scale."""
+    for kind in ("in_process", "wall"):
+        if name.endswith(f"_{kind}"):
+            return kind.replace("_", "-")
+    return name
+
+
+def nodes_scaling(record: BenchRecord) -> bytes | None:
+    """Each fitted series (cluster up → ready, launch walls, in-process times) against its x (nodes):
+    the medians as points, the least-squares line through them, its slope in the legend."""
+    if not record.fits:
+        return None
+    panels = list(dict.fromkeys(_fit_panel(n) for n in record.fits))
+    fig = _figure(5.5 * len(panels), 4.2)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        xs_all: set[float] = set()
+        unit = ""
+        for name, fit in record.fits.items():
+            if _fit_panel(name) != panel:
+                continue
+            unit = fit.unit
+            xs = [p[0] for p in fit.points]
+            xs_all.update(xs)
+            dots = ax.plot(xs, [p[1] for p in fit.points], marker="o", linestyle="none")
+            ends = [min(xs), max(xs)]
+            ax.plot(
+                ends,
+                [fit.intercept + fit.slope * x for x in ends],
+                color=dots[0].get_color(),
+                label=f"{name}: {fit.slope:.3g} {unit}/{fit.x.rstrip('s')} (r² {fit.r2:.2f})",
+            )
+        ax.set_xticks(sorted(xs_all))
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel(next(iter(record.fits.values())).x, fontsize=8)
+        ax.set_ylabel(f"median ({unit})", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    return _png(fig)
+
+
 # ---------------------------------------------------------------- one job's curves
 
 CURVE_MIN_POINTS = 3  # fewer sizes than this are figures, not a curve

@@ -118,6 +118,8 @@ class BenchSeries(BaseModel):
     samples: list[float]
     median: float
     spread: float
+    # The median's 95 % bootstrap interval [low, high] (recapp.bench.stats; None in older records).
+    interval: list[float] | None = None
 
 
 Better = Literal["higher", "lower"]
@@ -134,6 +136,8 @@ class Comparison(BaseModel):
     columns: dict[str, BenchSeries]  # model (nested, native, traditional) → its samples
     # nested ÷ native and traditional ÷ native of the medians, when both were measured
     ratios: dict[str, float] = Field(default_factory=dict)
+    # ratio → its 95 % bootstrap interval [low, high] (recapp.bench.stats)
+    intervals: dict[str, list[float]] = Field(default_factory=dict)
     headline: bool = False  # one of the figures the summary shows first
 
 
@@ -151,6 +155,20 @@ class ReferenceCheck(BaseModel):
     upper: float | None = None
     passed: bool
     reason: str | None = None  # why it failed, with the numbers
+    # The measured figure's 95 % interval: the check fails only when all of it is outside the bounds.
+    interval: list[float] | None = None
+    note: str | None = None  # e.g. an interval that straddles a bound: passed, but not shown to be within
+
+
+class Fit(BaseModel):
+    """A least-squares line of a figure's medians against x (e.g. cluster up → ready against nodes)."""
+
+    x: str  # what x counts, e.g. "nodes"
+    unit: str  # the figure's unit; the slope is in unit per x
+    points: list[tuple[float, float]]  # (x, median)
+    slope: float
+    intercept: float
+    r2: float
 
 
 class BenchRecord(BaseModel):
@@ -163,6 +181,8 @@ class BenchRecord(BaseModel):
     parameters: dict[str, object]
     series: list[BenchSeries]
     ratios: dict[str, float]
+    ratio_intervals: dict[str, list[float]] = Field(default_factory=dict)  # ratio → 95 % [low, high]
+    fits: dict[str, Fit] = Field(default_factory=dict)  # series family → its line against x
     comparisons: list[Comparison] = Field(default_factory=list)
     references: list[ReferenceCheck] = Field(default_factory=list)
     image_sizes: dict[str, int] = Field(default_factory=dict)  # image ref → bytes (podman's Size)
@@ -170,7 +190,9 @@ class BenchRecord(BaseModel):
     job_ids: list[str] = Field(default_factory=list)  # the job records behind the samples
 
 
-Status = Literal["PASS", "FAIL", "REFUSED", "HANG", "WRONG", "SKIPPED"]
+# ERROR: the cell could not be run (its cluster failed: a node pod not Ready, a REC cluster that did
+# not come up), so it says nothing of the pair; the matrix records it and goes on.
+Status = Literal["PASS", "FAIL", "REFUSED", "HANG", "WRONG", "SKIPPED", "ERROR"]
 Expectation = Literal["compatible", "incompatible", "unknown"]
 
 
@@ -200,6 +222,14 @@ class MatrixPair(BaseModel):
     status: Status  # status at the first level that did not pass (PASS when every level passed)
     reason: str | None = None
     disagreement: str | None = None
+    # The first level that failed (not PASS, not SKIPPED) and every level's status, in level order:
+    # the matrix's columns per level (its cells hold the details of each).
+    first_failed_level: str | None = None
+    levels: dict[str, Status] = Field(default_factory=dict)
+    # What the sources say of each deeper level (L5+) for this pair, and where it disagrees with what
+    # ran (expectations.yaml: level_expectations, mpich_level_expectations, pmix_level_breakages).
+    level_expected: dict[str, Expectation] = Field(default_factory=dict)
+    level_disagreements: list[str] = Field(default_factory=list)
 
 
 class MatrixRecord(BaseModel):
@@ -212,6 +242,8 @@ class MatrixRecord(BaseModel):
     apps: list[ImageRef]
     cells: list[MatrixCell]
     pairs: list[MatrixPair]
+    # What went wrong outside any cell (a cluster that could not be removed): said, not hidden.
+    errors: list[str] = Field(default_factory=list)
 
 
 def read_matrix(path: Path) -> MatrixRecord:

@@ -169,6 +169,14 @@ def markdown(records: Records, title: str = "recapp report") -> str:
         ]
         if b.ratios:
             parts.append(bench_table.ratio_table(b))
+        if b.fits:
+            parts += [
+                "Scaling: least-squares line of each median against the number of nodes "
+                "(plot in report.html)",
+                bench_table.fit_table(b),
+            ]
+        if b.skipped:
+            parts.append("Not measured: " + "; ".join(f"{k}: {v}" for k, v in sorted(b.skipped.items())))
     if records.jobs:
         rows = html.job_rows(records.jobs)
         parts += [

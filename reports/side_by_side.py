@@ -11,6 +11,8 @@ from tabulate import tabulate
 from recapp.reports.records import BenchRecord, BenchSeries, Comparison
 
 MODELS = ("nested", "native", "traditional")
+# How the intervals are made (recapp.bench.stats; the numbers are in the record's parameters).
+INTERVAL_TEXT = "percentile bootstrap, each model's samples resampled on their own, fixed seed"
 RATIOS = ("nested/native", "traditional/native", "nested/traditional")
 MODEL_TEXT = {
     "nested": "nested: the APP inside the REC",
@@ -45,9 +47,20 @@ def _num(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
 
 
+def span(interval: Sequence[float] | None) -> str:
+    """A 95 % interval as ` [low, high]`, or nothing for a record made before intervals."""
+    return f" [{_num(interval[0])}, {_num(interval[1])}]" if interval else ""
+
+
+def ratio_text(value: float, interval: Sequence[float] | None) -> str:
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
+
 def cell(s: BenchSeries | None) -> str:
     if s is None:
         return ""
+    if s.interval:
+        return f"{_num(s.median)}{span(s.interval)} (n={len(s.samples)})"
     return f"{_num(s.median)} ±{_num(s.spread / 2)} (n={len(s.samples)})"
 
 
@@ -75,7 +88,9 @@ def rows(record: BenchRecord, *, headline: bool | None = None) -> list[Row]:
                 unit=c.unit,
                 better=c.better,
                 cells=tuple(cell(c.columns.get(m)) for m in models),
-                ratios=tuple(f"{c.ratios[r]:.3f}" if r in c.ratios else "" for r in ratios),
+                ratios=tuple(
+                    ratio_text(c.ratios[r], c.intervals.get(r)) if r in c.ratios else "" for r in ratios
+                ),
             )
         )
     return out
@@ -106,11 +121,11 @@ def check_rows(record: BenchRecord) -> list[CheckRow]:
         CheckRow(
             workload=c.workload,
             figure=c.figure,
-            measured=f"{_num(c.measured)} {c.unit}".strip(),
+            measured=f"{_num(c.measured)}{span(c.interval)} {c.unit}".strip(),
             reference=f"{_num(c.reference)} {c.unit}".strip(),
             bounds=f"{_bound(c.lower)} … {_bound(c.upper)}",
             result="PASS" if c.passed else "FAIL",
-            reason=c.reason or "",
+            reason=c.reason or c.note or "",
         )
         for c in record.references
     ]
@@ -125,7 +140,8 @@ def size_rows(record: BenchRecord) -> list[tuple[str, str, str]]:
 
 
 def is_side_by_side(record: BenchRecord) -> bool:
-    return bool(record.comparisons or record.skipped)
+    # A scaling record may skip sizes too, but it has series: only a side-by-side one skips with none.
+    return bool(record.comparisons or (record.skipped and not record.series))
 
 
 def sweeps(record: BenchRecord, kind: str) -> dict[str, list[Comparison]]:
@@ -211,6 +227,31 @@ def physical_limit(record: BenchRecord) -> list[LimitRow]:
     return sorted(out, key=lambda r: (r.workload, r.np, MODELS.index(r.model), r.bytes))
 
 
+# HPCC's b_eff measures ping-pong latency with 8-byte messages between every pair of processes;
+# recapp's ping-pong measures 8 bytes between two ranks (same node: shared memory; 1 per node: TCP).
+BEFF_LATENCY = ("hpcc_beff_lat_min_us", "hpcc_beff_lat_avg_us", "hpcc_beff_lat_max_us")
+PINGPONG_LATENCY = ("pingpong_lat_8", "raw_tcp_lat_8")
+LATENCY_CHECK_HEADERS = ["model", "source", "np", "figure", "median us"]
+
+
+def latency_crosscheck(record: BenchRecord) -> list[list[str]]:
+    """HPCC's b_eff ping-pong latency (min/avg/max over its pairs) beside recapp's ping-pong 8-byte
+    latency and the raw TCP one, per model, medians; [] unless both workloads ran."""
+    beff = [c for c in record.comparisons if c.figure in BEFF_LATENCY]
+    ours = [c for c in record.comparisons if c.figure in PINGPONG_LATENCY]
+    if not beff or not ours:
+        return []
+    out = []
+    for model in MODELS:
+        for c in sorted(beff, key=lambda c: BEFF_LATENCY.index(c.figure)) + sorted(
+            ours, key=lambda c: (c.workload, PINGPONG_LATENCY.index(c.figure))
+        ):
+            series = c.columns.get(model)
+            if series:
+                out.append([model, c.workload, str(c.np), c.figure, _num(series.median)])
+    return out
+
+
 def scaling(record: BenchRecord) -> dict[tuple[str, str], list[Comparison]]:
     """(workload, figure) measured at more than one rank count, by np."""
     found: dict[tuple[str, str], list[Comparison]] = {}
@@ -231,8 +272,9 @@ def markdown(record: BenchRecord) -> str:
     parts = [f"## Side by side: {record.suite}"]
     parts.append(
         "Each workload ran in every model below in one session, the models alternating within each "
-        f"repeat (repeats: {record.parameters.get('repeats', '?')}); cells are median ±half the spread "
-        "(max − min) with the number of samples; ratios are of the medians."
+        f"repeat (repeats: {record.parameters.get('repeats', '?')}); cells are the median [its 95 % "
+        "interval] with the number of samples; ratios are of the medians, with their 95 % interval "
+        f"[{INTERVAL_TEXT}]; a reference check fails only when the whole interval is outside its bounds."
     )
     parts.append("\n".join(f"- {MODEL_TEXT[m]}" for m in models_of(record)))
     heads = headers(record)
@@ -250,6 +292,15 @@ def markdown(record: BenchRecord) -> str:
             "TCP socket and, on one node, POSIX shared memory (raw via); the ratios say how many times "
             "MPI is from that limit (latency MPI ÷ raw, bandwidth raw ÷ MPI; medians).",
             _table([r.cells() for r in limit], PHYSICAL_LIMIT_HEADERS),
+        ]
+    crosscheck = latency_crosscheck(record)
+    if crosscheck:
+        parts += [
+            "### Latency cross-check: HPCC's b_eff beside recapp's ping-pong",
+            "b_eff (a third-party benchmark) measures 8-byte ping-pong latency between every pair of "
+            "its processes (min, avg, max over the pairs); recapp's ping-pong measures 8 bytes between "
+            "two ranks on one node (pingpong-shm) or on two (pingpong-tcp), and over a raw TCP socket.",
+            _table(crosscheck, LATENCY_CHECK_HEADERS),
         ]
     checks = check_rows(record)
     if checks:
@@ -279,10 +330,17 @@ def summary_table(record: BenchRecord) -> tuple[list[str], list[list[str]]]:
     """The ratios a reader looks for first, as (headers, rows): for a side-by-side record one row per
     headline figure with a column per ratio; for any other bench its named ratios."""
     if not record.comparisons:
-        return ["ratio (medians)", "value"], [[k, f"{v:.3f}"] for k, v in record.ratios.items()]
+        return ["ratio (medians)", "value [95 % interval]"], [
+            [k, ratio_text(v, record.ratio_intervals.get(k))] for k, v in record.ratios.items()
+        ]
     ratios = ratios_of(record)
     rows = [
-        [c.workload, str(c.np), c.figure, *(f"{c.ratios[r]:.3f}" if r in c.ratios else "" for r in ratios)]
+        [
+            c.workload,
+            str(c.np),
+            c.figure,
+            *(ratio_text(c.ratios[r], c.intervals.get(r)) if r in c.ratios else "" for r in ratios),
+        ]
         for c in record.comparisons
         if c.headline and c.ratios
     ]

@@ -8,6 +8,7 @@ import typer
 
 from recapp.builder.backends import BACKENDS
 from recapp.builder.build import BuildRequest, build_image
+from recapp.builder.npb import NpbRequest
 from recapp.builder.recipe import IMAGE_KINDS
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.errors import RecappError
@@ -42,6 +43,19 @@ def build(
     ] = None,
     base_image: Annotated[str | None, typer.Option(help="use this local image as base instead")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even when the recipe is unchanged")] = False,
+    npb_tarball: Annotated[
+        str | None,
+        typer.Option(help="--workload nas: the official NPB 3.4.x tarball (path or http(s) URL) to build"),
+    ] = None,
+    npb_sha256: Annotated[
+        str | None, typer.Option(help="the NPB tarball's sha256 (required with --npb-tarball)")
+    ] = None,
+    npb_benchmarks: Annotated[
+        list[str] | None, typer.Option(help="NPB benchmarks to build, e.g. ep,cg (default ep; repeatable)")
+    ] = None,
+    npb_classes: Annotated[
+        list[str] | None, typer.Option(help="NPB classes to build, e.g. S,A (default S; repeatable)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the build record as JSON")] = False,
 ) -> None:
     """Build a REC, APP or all-in-one image from its recipe (an unchanged recipe and base is not rebuilt)."""
@@ -52,6 +66,12 @@ def build(
             check_image_ref(ref, error=RecappError, what=option)
     if kind == "app" and workload is None:
         workload = "mpi"
+    npb = None
+    if npb_tarball is not None or npb_sha256 is not None or npb_benchmarks or npb_classes:
+        if npb_tarball is None or npb_sha256 is None:
+            raise RecappError("--npb-tarball and --npb-sha256 go together (the tarball and its sha256)")
+        chosen = (tuple(npb_benchmarks or ["ep"]), tuple(npb_classes or ["S"]))
+        npb = NpbRequest(npb_tarball, npb_sha256, *chosen)
     extra: dict[str, list[str]] = {}
     for item in configure or []:
         name, sep, option = item.partition(":")
@@ -71,6 +91,7 @@ def build(
             tag=tag,
             base_image=base_image,
             force=force,
+            npb=npb,
         )
         record = build_image(req, step=prog.step, on_line=prog.line)
     if json_out:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recapp.bench import references, side_by_side
+from recapp.bench import cluster, references, side_by_side
 from recapp.workloads.catalog import catalog
 
 
@@ -69,7 +69,11 @@ def test_reference_checks_use_the_nested_median_and_the_ratio(tmp_path):
         ("npb_time_s", 10.4, True),
         ("ratio:npb_time_s", 1.04, False),
     ]
-    assert checks[1].reason == "ratio:npb_time_s = 1.04 is above 1.02 (reference 1, upper bound +2%)"
+    # The whole 95 % interval of the ratio (1.03 … 1.05) is above the bound: a failure beyond the noise.
+    assert checks[1].interval == [1.03, 1.05]
+    assert checks[1].reason == (
+        "ratio:npb_time_s = 1.04 (95 % interval 1.03 … 1.05) is above 1.02 (reference 1, upper bound +2%)"
+    )
 
 
 def test_a_node_that_missed_its_probe_is_waited_for_then_reported(monkeypatch):
@@ -85,24 +89,24 @@ def test_a_node_that_missed_its_probe_is_waited_for_then_reported(monkeypatch):
             raise JobError("cluster c: node pod(s) not Ready: c-node-1")
         return "record"
 
-    monkeypatch.setattr(side_by_side, "run_job", flaky)
-    monkeypatch.setattr(side_by_side, "NOT_READY_WAIT_S", 0.0)
+    monkeypatch.setattr(cluster, "run_job", flaky)
+    monkeypatch.setattr(cluster, "NOT_READY_WAIT_S", 0.0)
     req = JobRequest(cluster="c", np=2, command=["x"])
-    assert side_by_side._run_job_patiently(None, req) == "record" and len(calls) == 3
+    assert cluster.run_job_patiently(None, req) == "record" and len(calls) == 3
 
     def never(_backend, _req):
         raise JobError("cluster c: node pod(s) not Ready: c-node-1")
 
-    monkeypatch.setattr(side_by_side, "run_job", never)
-    assert side_by_side._run_job_patiently(None, req) == "cluster c: node pod(s) not Ready: c-node-1"
+    monkeypatch.setattr(cluster, "run_job", never)
+    assert cluster.run_job_patiently(None, req) == "cluster c: node pod(s) not Ready: c-node-1"
 
     def other(_backend, _req):
         calls.append(1)
         raise JobError("a nested job needs an APP image (--app)")
 
     calls.clear()
-    monkeypatch.setattr(side_by_side, "run_job", other)
-    assert side_by_side._run_job_patiently(None, req) == "a nested job needs an APP image (--app)"
+    monkeypatch.setattr(cluster, "run_job", other)
+    assert cluster.run_job_patiently(None, req) == "a nested job needs an APP image (--app)"
     assert len(calls) == 1
 
 
@@ -113,7 +117,7 @@ def test_plan_leaves_native_out_where_the_catalog_says_why(monkeypatch):
     monkeypatch.setattr(side_by_side, "has_program", lambda image, program: True)
     cat = catalog()
     targets, skipped = side_by_side.plan(
-        [cat.workloads["gromacs-ci"], cat.workloads["ep.S"]],
+        [cat.workloads["gromacs-ci"], cat.workloads["ep.S"], cat.workloads["hpcc"]],
         rec="rec",
         aio="aio",
         app_for=lambda app: f"localhost/recapp/app-{app}:trixie",
@@ -122,5 +126,7 @@ def test_plan_leaves_native_out_where_the_catalog_says_why(monkeypatch):
     by_key = {t.key: t.models for t in targets}
     assert by_key["gromacs-ci"] == ["nested", "traditional"]
     assert by_key["ep.S"] == ["nested", "native", "traditional"]
+    # HPCC's runner, binary and BLAS reach the REC with the APP's /usr/local and lib/deps (issue 18).
+    assert by_key["hpcc"] == ["nested", "native", "traditional"]
     assert skipped == {"gromacs-ci/native": cat.workloads["gromacs-ci"].not_native}
-    assert "/usr/local/bin" in skipped["gromacs-ci/native"]
+    assert "/usr/local" in skipped["gromacs-ci/native"]

@@ -29,6 +29,11 @@ VERDICTS = ("SUCCESSFUL", "UNSUCCESSFUL")
 
 # ` NAS Parallel Benchmarks (NPB-spec kernel, recapp implementation) - EP Benchmark`
 BANNER = re.compile(r"^ NAS Parallel Benchmarks \((?P<origin>[^)]*)\) - (?P<kernel>[A-Z]{2}) Benchmark\s*$")
+# The official NPB's banner (` NAS Parallel Benchmarks 3.4 -- EP Benchmark`): its binaries, built from
+# the user's tarball (`recapp build app --workload nas --npb-tarball`), print no NPB_RESULT record.
+OFFICIAL_BANNER = re.compile(
+    r"^ NAS Parallel Benchmarks (?P<version>\d+\.\d+\S*) -- (?P<kernel>[A-Z]{2}) Benchmark\s*$"
+)
 COMPLETED = re.compile(r"^ (?P<kernel>[A-Z]{2}) Benchmark Completed\.?\s*$")
 # ` Label           =   value`: one leading space (NPB's compile options have four).
 BLOCK_LINE = re.compile(r"^ (?P<label>[A-Za-z][A-Za-z/ ]*?)\s*=\s*(?P<value>\S.*?)\s*$")
@@ -141,9 +146,55 @@ def _origin(lines: list[str], kernel: str) -> str | None:
     return None
 
 
+def _size(text: str) -> int:
+    """NPB's Size: `33554432`, or a grid `64x 64x 64` (its points)."""
+    return math.prod(_int(part.strip(), "Size") for part in text.split("x"))
+
+
+def _official(lines: list[str]) -> NasResult | None:
+    """An official NPB binary's run: its result block alone (it prints no NPB_RESULT record)."""
+    banners = {
+        (m.group("kernel"), m.group("version")) for line in lines if (m := OFFICIAL_BANNER.match(line))
+    }
+    if not banners or any(RECORD.match(line.strip()) for line in lines):
+        return None
+    kernel, block = _block(lines, len(lines))
+    if kernel not in {k for k, _ in banners}:
+        raise NasOutputError(f"{kernel} result block under another benchmark's banner")
+    time_s = _float(block["Time in seconds"], "Time in seconds")
+    mops = _float(block["Mop/s total"], "Mop/s total")
+    processes = _int(block["Total processes"], "Total processes")
+    return NasResult(
+        kernel=kernel,
+        class_=block["Class"],
+        np=processes,
+        time_s=time_s,
+        mops=mops,
+        verified=block["Verification"] == "SUCCESSFUL",
+        size=_size(block["Size"]),
+        iterations=_int(block["Iterations"], "Iterations"),
+        block_time_s=time_s,
+        total_processes=processes,
+        mops_total=mops,
+        mops_per_process=(
+            _float(block["Mop/s/process"], "Mop/s/process") if "Mop/s/process" in block else None
+        ),
+        operation_type=block["Operation type"],
+        verification=block["Verification"],
+        implementation=block.get("Version"),
+        origin=f"NPB {block.get('Version', '?')}",
+        block=block,
+    )
+
+
 def parse(output: str) -> NasResult:
     """The one kernel run in `output`; NasOutputError when there is none, or it is inconsistent."""
     lines = output.replace("\r\n", "\n").split("\n")
+    official = _official(lines)
+    if official is not None:
+        if official.verification not in VERDICTS:
+            raise NasOutputError(f"block verification {official.verification!r} is not a verdict")
+        return official
     index, record = _record(lines)
     kernel, block = _block(lines, index)
 
@@ -196,7 +247,10 @@ def _check_agreement(r: NasResult, block_kernel: str) -> None:
 def looks_like_nas(output: str) -> bool:
     """Whether the output comes from a NAS kernel at all (its banner, block or record)."""
     return any(
-        BANNER.match(line) or COMPLETED.match(line) or RECORD.match(line.strip())
+        BANNER.match(line)
+        or OFFICIAL_BANNER.match(line)
+        or COMPLETED.match(line)
+        or RECORD.match(line.strip())
         for line in output.splitlines()
     )
 

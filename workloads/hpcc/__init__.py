@@ -1,0 +1,1 @@
+"""The hpcc workload (workload.yaml says what it holds)."""

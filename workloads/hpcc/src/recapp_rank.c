@@ -1,0 +1,1 @@
+../../gromacs/src/recapp_rank.c
