@@ -30,6 +30,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--repeats", type=int, default=1, help="runs per model and workload")
     group.addoption("--nodes", type=int, default=2, help="node pods of the conformance cluster")
     group.addoption("--levels", default=None, help="PMIx levels, comma-separated (default: all)")
+    group.addoption("--backend", default="local", help="cluster backend: local or kubernetes")
+    group.addoption("--kubeconfig", default=None, help="kubeconfig file (kubernetes backend)")
+    group.addoption("--kube-context", default=None, help="kubeconfig context (kubernetes backend)")
+    group.addoption(
+        "--cluster-settings",
+        default="{}",
+        help="JSON object of cluster spec fields (namespace, storage, image_pull_policy, …)",
+    )
     group.addoption(
         oneline.ONELINE_OPTION, action="store_true", default=False, help="one line per failing check"
     )

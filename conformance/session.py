@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +58,10 @@ class FullRun:
     nodes: int = 2
     levels: str | None = None
     junit: Path | None = None
+    backend: str = "local"
+    kubeconfig: str | None = None
+    context: str | None = None
+    cluster_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def full_suite_args(run: FullRun) -> list[str]:
@@ -72,6 +78,11 @@ def full_suite_args(run: FullRun) -> list[str]:
         args += ["--levels", run.levels]
     if run.junit:
         args += ["--junitxml", str(run.junit)]
+    args += ["--backend", run.backend, "--cluster-settings", json.dumps(run.cluster_settings)]
+    if run.kubeconfig:
+        args += ["--kubeconfig", run.kubeconfig]
+    if run.context:
+        args += ["--kube-context", run.context]
     return args
 
 

@@ -22,6 +22,13 @@ ERROR_HINTS = re.compile(
 NOISE = re.compile(r"^[-=*\s]*$|level=warning msg=|^\s*(Sorry!|You were supposed to get help)|^\*\*\*\s*$")
 
 
+# PRRTE's daemon did not find a program on a node: for a job started nested this means a process
+# the daemons started on their own (a spawned child) was looked for in the REC, not in the APP.
+EXE_NOT_FOUND = re.compile(
+    r"unable to find the specified executable file.*?Node:\s*(\S+)\s+Executable:\s*(\S+)", re.S
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str
@@ -29,8 +36,19 @@ class Verdict:
     observed: dict[str, str] = field(default_factory=dict)
 
 
+# PRRTE's launcher warns on every run here (setpgid under the node pod's rootless user): never a reason.
+LAUNCH_NOISE = re.compile(r"plm:ssh: Warning: setpgid")
+# A PMIx library's own error report names the failing call and file: preferred over other lines.
+PMIX_ERROR = re.compile(r"PMIX ERROR: .*")
+
+
 def first_error_line(output: str) -> str | None:
+    pmix = PMIX_ERROR.search(output)
+    if pmix:
+        return pmix.group(0)[:300]
     for line in output.splitlines():
+        if LAUNCH_NOISE.search(line):
+            continue
         text = line.strip()
         if not text or NOISE.search(text):
             continue
@@ -50,20 +68,57 @@ def probe_observations(output: str) -> dict[str, str]:
 
 
 def probe_failures(output: str) -> list[tuple[str, str]]:
-    """(step, detail) of every probe step that reported FAIL."""
+    """(step, detail) of every probe step that reported FAIL: the PMIx probe's steps, and the
+    level probes' verdicts (workloads/mpi_levels), whose step is their level."""
     failed = []
     for line in output.splitlines():
         if line.startswith("PMIX_PROBE "):
             f = fields(line[len("PMIX_PROBE ") :])
             if f.get("status") == "FAIL":
                 failed.append((f.get("step", "?"), f.get("detail", "")))
+        elif line.startswith("LEVEL_PROBE "):
+            f = fields(line[len("LEVEL_PROBE ") :])
+            if f.get("status") == "FAIL":
+                failed.append((f.get("level", "?"), f.get("detail", "")))
     return failed
 
 
-def classify(record: JobRecord, output: str) -> Verdict:
+def spawn_children(output: str) -> list[dict[str, str]]:
+    """The SPAWN_CHILD records of the L5 probe: where each spawned child ran, and whether nested."""
+    return [
+        fields(line[len("SPAWN_CHILD ") :]) for line in output.splitlines() if line.startswith("SPAWN_CHILD ")
+    ]
+
+
+def level_verdicts(output: str) -> list[dict[str, str]]:
+    """The LEVEL_PROBE records of the level probes (workloads/mpi_levels), in output order."""
+    return [
+        fields(line[len("LEVEL_PROBE ") :]) for line in output.splitlines() if line.startswith("LEVEL_PROBE ")
+    ]
+
+
+def victims(output: str) -> list[str]:
+    """The ranks the L8 probe made end on purpose (EVENT_VICTIM records)."""
+    return [
+        fields(line[len("EVENT_VICTIM ") :]).get("rank", "?")
+        for line in output.splitlines()
+        if line.startswith("EVENT_VICTIM ")
+    ]
+
+
+def classify(record: JobRecord, output: str, expect_exit: int | None = None) -> Verdict:
+    """`expect_exit`: a rank ends on purpose with that status (L8); the job ending with it, on its
+    own, is then the plan, and the probes' verdicts decide."""
     observed = probe_observations(output)
+    children = spawn_children(output)
+    if children:  # L5: where the spawned children ran, for the record (the probe gives the verdict)
+        observed["spawned"] = ",".join(
+            f"{c.get('host', '?')}:nested={c.get('nested', '?')}" for c in children
+        )
     if record.exit_status == 124 or (record.error or "").startswith("job timed out"):
-        return Verdict("HANG", record.error or "timed out", observed)
+        return Verdict("HANG", _after_the_work(record.error or "timed out", output), observed)
+    if expect_exit is not None:
+        return _planned_failure(record, output, expect_exit, observed)
     failures = probe_failures(output)
     init_failures = [d for step, d in failures if step == "init"]
     if init_failures and REFUSED_PATTERNS.search(init_failures[0]):
@@ -74,9 +129,10 @@ def classify(record: JobRecord, output: str) -> Verdict:
     if record.exit_status != 0 or record.error:
         if failures:
             step, detail = failures[0]
-            return Verdict("FAIL", f"probe step {step}: {detail}", observed)
+            return Verdict("FAIL", _with_launch_diagnosis(f"probe step {step}: {detail}", output), observed)
         line = first_error_line(output)
         why = record.error or f"exit {record.exit_status}"
+        why = _after_the_work(_with_launch_diagnosis(why, output), output)
         return Verdict("FAIL", f"{why}: {line}" if line and line not in why else why, observed)
     if failures:
         step, detail = failures[0]
@@ -84,3 +140,64 @@ def classify(record: JobRecord, output: str) -> Verdict:
     if not record.verification.passed:
         return Verdict("WRONG", "; ".join(record.verification.reasons[:2]), observed)
     return Verdict("PASS", None, observed)
+
+
+# PRRTE's line when it loses a daemon's connection (errmgr_dvm.c), which on PRRTE 3.0.8 followed
+# dynamic-process jobs (L5, L6) whose work had all been done.
+DAEMON_LOST = re.compile(r"errmgr:dvm: for proc \[[^\]]*@0,(\d+)\] state COMMUNICATION FAILURE")
+
+
+def _after_the_work(reason: str, output: str) -> str:
+    """A job that ended badly after every probe had reported OK says so: the feature worked, the end
+    of the job did not (and which daemon PRRTE lost, if it said)."""
+    verdicts = level_verdicts(output)
+    if not verdicts or any(v.get("status") != "OK" for v in verdicts):
+        return reason
+    lost = DAEMON_LOST.search(output)
+    daemon = f"; PRRTE then lost daemon {lost[1]} (COMMUNICATION FAILURE)" if lost else ""
+    return f"{reason}, after every probe verdict ({len(verdicts)}) was OK{daemon}"
+
+
+def _with_launch_diagnosis(reason: str, output: str) -> str:
+    found = EXE_NOT_FOUND.search(output)
+    if not found:
+        return reason
+    node, program = found.groups()
+    return (
+        f"{reason} — diagnosed: PRRTE looked for {program!r} on {node} in the REC, where the APP's "
+        "programs are not (a process the REC's daemons started outside the APP)"
+    )
+
+
+def _planned_failure(record: JobRecord, output: str, expect_exit: int, observed: dict[str, str]) -> Verdict:
+    """A job where one rank ends on purpose: PASS when the job ended by itself with that rank's status,
+    and every other rank reported (LEVEL_PROBE OK) that it was told which rank ended."""
+    failed = victims(output)
+    verdicts = level_verdicts(output)
+    ok = [v for v in verdicts if v.get("status") == "OK"]
+    observed["failed_rank"] = ",".join(failed) or "none"
+    observed["told"] = f"{len(ok)}/{max(record.np - len(failed), 0)}"
+    bad = next((v for v in verdicts if v.get("status") != "OK"), None)
+    if bad is not None:
+        return Verdict("FAIL", f"probe step {bad.get('level', '?')}: {bad.get('detail', '')}", observed)
+    if not failed:
+        return Verdict("FAIL", _failed_run_reason(record, output, "no rank ended as planned"), observed)
+    if len(ok) < record.np - len(failed):
+        told = f"{len(ok)} of {record.np - len(failed)} surviving ranks were told rank {failed[0]} ended"
+        return Verdict("FAIL", _failed_run_reason(record, output, told), observed)
+    if record.exit_status != expect_exit:
+        return Verdict(
+            "WRONG",
+            f"every survivor was told, but the job ended with status {record.exit_status}, "
+            f"not the failed rank's {expect_exit}",
+            observed,
+        )
+    if not record.verification.passed:
+        return Verdict("WRONG", "; ".join(record.verification.reasons[:2]), observed)
+    return Verdict("PASS", None, observed)
+
+
+def _failed_run_reason(record: JobRecord, output: str, what: str) -> str:
+    line = first_error_line(output)
+    status = f"job ended with status {record.exit_status}"
+    return f"{what}; {status}: {line}" if line else f"{what}; {status}"

@@ -52,6 +52,54 @@ def expected(server: str | None, client: str | None) -> Expectation:
     )
 
 
+def level_expected(level: str, ompi: str | None) -> Expectation:
+    """What is documented for a deeper level (L5+) with an APP of Open MPI `ompi`."""
+    return _by_mpi(level, "ompi", "Open MPI", ompi, _rules().get("level_expectations", {}).get(level, []))
+
+
+def _by_mpi(level: str, key: str, mpi: str, version_text: str | None, rules: list[dict]) -> Expectation:
+    """The first rule the version reaches (rules newest first); `any_app` rules hold for every APP."""
+    for rule in rules:
+        if rule.get("any_app"):
+            return Expectation(rule["verdict"], " ".join(rule["source"].split()))
+    version = _tuple(version_text or "")
+    if not rules or not version:
+        return Expectation(
+            "unknown", f"nothing documented for {level} with {mpi} {version_text or 'unknown'}"
+        )
+    at_least = f"{key}_at_least"
+    for rule in rules:
+        if version >= _tuple(rule[at_least]):
+            return Expectation(rule["verdict"], " ".join(rule["source"].split()))
+    first = rules[-1]
+    return Expectation(
+        "incompatible",
+        f"{mpi} {version_text} is below {first[at_least]}: {' '.join(first['source'].split())}",
+    )
+
+
+def level_expected_for(level: str, server: str | None, app: dict[str, str]) -> Expectation:
+    """What is documented for `level` with a REC whose PMIx server is `server` and an APP of these
+    versions (labels: ompi or mpich, pmix): a traced breakage of the PMIx pair first, then what the
+    APP's MPI documents."""
+    client = app.get("pmix")
+    s, c = _tuple(server or ""), _tuple(client or "")
+    for rule in _rules().get("pmix_level_breakages", []):
+        if (
+            rule["level"] == level
+            and s
+            and c
+            and s >= _tuple(rule["server_at_least"])
+            and c < _tuple(rule["client_below"])
+            and (not rule.get("mpi") or app.get(rule["mpi"]))
+        ):
+            return Expectation(rule["verdict"], " ".join(rule["source"].split()))
+    if app.get("mpich"):
+        rules = _rules().get("mpich_level_expectations", {}).get(level, [])
+        return _by_mpi(level, "mpich", "MPICH", app.get("mpich"), rules)
+    return level_expected(level, app.get("ompi"))
+
+
 def pmix_levels() -> list[str]:
     return list(_rules().get("pmix_levels", []))
 

@@ -3,10 +3,12 @@ results (written as records when it ends), and the parameters (levels, workloads
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,8 +57,19 @@ def refs(pytestconfig: pytest.Config) -> references.References:
 
 
 @pytest.fixture(scope="session")
-def backend() -> ClusterBackend:
-    return cluster_backend("local")
+def cluster_settings(pytestconfig: pytest.Config) -> dict[str, Any]:
+    settings: dict[str, Any] = json.loads(pytestconfig.getoption("--cluster-settings") or "{}")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config, cluster_settings: dict[str, Any]) -> ClusterBackend:
+    return cluster_backend(
+        pytestconfig.getoption("--backend"),
+        pytestconfig.getoption("--kubeconfig"),
+        pytestconfig.getoption("--kube-context"),
+        cluster_settings.get("namespace"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,12 +78,13 @@ def nodes(pytestconfig: pytest.Config) -> int:
 
 
 @pytest.fixture(scope="session")
-def cluster(backend: ClusterBackend, rec_image: str, nodes: int) -> Iterator[str]:
+def cluster(
+    backend: ClusterBackend, rec_image: str, nodes: int, cluster_settings: dict[str, Any]
+) -> Iterator[str]:
     """A virtual cluster of the REC, 2 slots per node, for the whole session; removed at the end."""
     name = f"rcf{secrets.token_hex(3)}"
-    spec = load_spec(
-        {"name": name, "nodes": nodes, "slots_per_node": 2, "rec_image": rec_image, "ready_timeout_s": 300}
-    )
+    own = {"name": name, "nodes": nodes, "slots_per_node": 2, "rec_image": rec_image, "ready_timeout_s": 300}
+    spec = load_spec({**cluster_settings, **own})
     try:
         backend.up(spec)
         yield name

@@ -10,6 +10,16 @@ from typing import Annotated
 import typer
 
 from recapp.bench import references
+from recapp.cli.pod_options import (
+    BackendOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    PullPolicyOpt,
+    SeccompProfileOpt,
+    StorageOpt,
+    pod_settings,
+)
 from recapp.cli.ui import console, print_json, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
 from recapp.conformance.session import FullRun, run_full_suite, run_suite
@@ -45,11 +55,19 @@ def full(
     repeats: Annotated[int, typer.Option(min=1, help="runs per model and workload")] = 1,
     nodes: Annotated[int, typer.Option(min=2, help="node pods of the conformance cluster")] = 2,
     levels: Annotated[str | None, typer.Option(help="PMIx levels, comma-separated (default: all)")] = None,
+    backend: BackendOpt = "local",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    storage: StorageOpt = None,
+    pull_policy: PullPolicyOpt = None,
+    seccomp_profile: SeccompProfileOpt = None,
 ) -> None:
     """Image checks, the REC as a cluster, the PMIx levels of the pair and the workloads with their
     sanity and reference checks — one pytest session; then report.html, junit.xml and records.json
     in OUT (and pytest's own JUnit, every check, as pytest-junit.xml). Give --rec, --app or both:
-    what needs the other image is skipped, saying so."""
+    what needs the other image is skipped, saying so. With --backend kubernetes the cluster checks,
+    levels and workloads run there (the image checks stay on this machine's store)."""
     if ctx.invoked_subcommand is not None:
         return
     if not rec and not app:
@@ -76,6 +94,10 @@ def full(
             nodes=nodes,
             levels=levels,
             junit=out / PYTEST_JUNIT,
+            backend=backend,
+            kubeconfig=kubeconfig,
+            context=context,
+            cluster_settings=pod_settings(namespace, storage, pull_policy, seccomp_profile),
         )
     )
     if any(out.rglob("*.json")):

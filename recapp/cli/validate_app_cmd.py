@@ -9,6 +9,7 @@ import typer
 
 from recapp.cli.ui import console, print_table, progress
 from recapp.conformance.matrix.levels import parse_levels
+from recapp.conformance.validate_app import named
 from recapp.conformance.validate_app import validate_app as run_validation
 from recapp.errors import ConformanceError
 from recapp.host.names import check_image_ref
@@ -38,8 +39,7 @@ def validate_app(
     path = records.write(record, out / "matrix.json")
     app = record.apps[0]
     console.print(
-        f"{image}: Open MPI {app.versions.get('ompi', '?')}, PMIx {app.versions.get('pmix', '?')}; "
-        f"static checks {'passed' if static == 0 else 'FAILED'}",
+        f"{image}: {named(app.versions)}; static checks {'passed' if static == 0 else 'FAILED'}",
         markup=False,
     )
     print_table(
@@ -47,5 +47,9 @@ def validate_app(
         [[p.rec, p.highest_level or "-", p.status, p.reason or ""] for p in record.pairs],
     )
     console.print(f"matrix row: {path}", markup=False, soft_wrap=True)
-    if static != 0 or any(p.status != "PASS" for p in record.pairs):
+    for why in sorted({c.reason for c in record.cells if c.status == "SKIPPED" and c.reason}):
+        console.print(f"skipped: {why}", markup=False)
+    # A row where no level ran certifies nothing (an image without a PMIx client).
+    nothing_ran = all(c.status == "SKIPPED" for c in record.cells)
+    if static != 0 or nothing_ran or any(p.status != "PASS" for p in record.pairs):
         raise typer.Exit(1)

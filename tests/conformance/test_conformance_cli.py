@@ -3,6 +3,7 @@ the pytest session they build asks for the right parts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from recapp.conformance.session import FullRun, full_suite_args
         (["--rec", "localhost/recapp-test/none:1"], "--rec localhost/recapp-test/none:1: image not found"),
         (["--app", "x", "--workloads", "nope"], "workload 'nope': neither a set nor a workload"),
         (["--app", "x", "--references", "mars"], "references: no system 'mars'"),
-        (["--app", "x", "--levels", "L9"], "unknown level(s) L9"),
+        (["--app", "x", "--levels", "L10"], "unknown level(s) L10"),
     ],
 )
 def test_conformance_refuses_bad_input_in_one_line(run_recapp, tmp_path, args, message):
@@ -41,3 +42,27 @@ def test_full_suite_args_app_only(tmp_path):
     assert "-m" not in args  # nothing deselected: what needs the REC is skipped, with the reason
     assert args[args.index("--records-dir") + 1] == str(tmp_path)
     assert args[args.index("--levels") + 1] == "L1"
+
+
+def test_full_suite_args_carry_the_backend_and_cluster_settings(tmp_path):
+    run = FullRun(
+        rec_image="r:1",
+        app_image="a:1",
+        records_dir=tmp_path,
+        backend="kubernetes",
+        kubeconfig="/k/config",
+        context="ctx",
+        cluster_settings={"storage": "emptyDir", "image_pull_policy": "Never"},
+    )
+    args = full_suite_args(run)
+    assert args[args.index("--backend") + 1] == "kubernetes"
+    assert args[args.index("--kubeconfig") + 1] == "/k/config"
+    assert args[args.index("--kube-context") + 1] == "ctx"
+    settings = json.loads(args[args.index("--cluster-settings") + 1])
+    assert settings == {"storage": "emptyDir", "image_pull_policy": "Never"}
+
+
+def test_full_suite_args_default_to_the_local_backend(tmp_path):
+    args = full_suite_args(FullRun(rec_image="r:1", app_image=None, records_dir=tmp_path))
+    assert args[args.index("--backend") + 1] == "local" and "--kubeconfig" not in args
+    assert json.loads(args[args.index("--cluster-settings") + 1]) == {}

@@ -119,7 +119,7 @@ def test_parse_levels():
     assert parse_levels(None) == ["L1", "L2", "L3", "L4"]
     assert parse_levels("l3, L1") == ["L1", "L3"]
     with pytest.raises(ConformanceError, match="unknown level"):
-        parse_levels("L9")
+        parse_levels("L10")
 
 
 def test_prrte_3_and_4_carry_the_lost_rank_hang_and_5_does_not() -> None:

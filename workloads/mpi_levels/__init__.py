@@ -1,0 +1,1 @@
+"""The matrix's MPI level probes (workload.yaml says what it holds)."""
