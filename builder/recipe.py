@@ -108,6 +108,46 @@ class Expectations(Strict):
     absent: list[str] = []
 
 
+# What a configure line may hold here: plain options, rendered into a RUN line unquoted.
+CONFIGURE_ARG_RE = re.compile(r"^--[a-z0-9][a-z0-9-]*(=[A-Za-z0-9_./,:+-]*)?$")
+
+
+class SourcePackage(Strict):
+    """An MPI library a distro-flavor APP compiles in a build stage of its own from a Debian source
+    package: `apt-get source --download-only PACKAGE=VERSION` from the `suite`'s deb-src (apt checks
+    it against the signed Sources index), the upstream tarball `file` checked against `sha256`, then
+    configured with `configure` into `prefix`. The final stage copies only `prefix`/lib."""
+
+    package: str = Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$")
+    version: str = Field(pattern=r"^[A-Za-z0-9.+~:-]+$")
+    suite: str
+    file: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+~-]*$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    srcdir: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+~-]*$")
+    prefix: str = Field(pattern=r"^/opt/[a-z0-9-]+$")
+    build_packages: list[str]
+    configure: list[str]
+    # Why the source package comes from another suite than the image's, when it does.
+    suite_why: str | None = None
+
+    _packages = field_validator("build_packages")(_package_names)
+
+    @field_validator("suite")
+    @classmethod
+    def _known_suite(cls, value: str) -> str:
+        if value not in SUITES:
+            raise ValueError(f"unknown suite {value!r} (known: {', '.join(SUITES)})")
+        return value
+
+    @field_validator("configure")
+    @classmethod
+    def _plain_options(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            if not CONFIGURE_ARG_RE.match(arg):
+                raise ValueError(f"{arg!r}: not a plain configure option")
+        return value
+
+
 class Recipe(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
     kind: Literal["rec", "app"]
@@ -130,6 +170,8 @@ class Recipe(Strict):
     expect: Expectations = Expectations()
     # Source flavor: component → default release, in build order (recipes/source/components.yaml).
     components: dict[str, str] = {}
+    # A distro-flavor APP whose MPI the distribution ships no usable build of (app-mpich).
+    mpi_source: SourcePackage | None = None
 
     _packages = field_validator("packages", "build_packages")(_package_names)
 
@@ -188,6 +230,8 @@ class Recipe(Strict):
             raise ValueError("an APP recipe needs a 'workload'")
         if (self.flavor == "source") != bool(self.components):
             raise ValueError("'components' is given exactly when the flavor is 'source'")
+        if self.mpi_source is not None and (self.kind != "app" or self.flavor != "distro"):
+            raise ValueError("'mpi_source' is for distro-flavor APP recipes")
         if self.kind == "app" and any(e.rank_containers != "sandbox" for e in self.suites.values()):
             raise ValueError("'rank_containers' is a REC setting (how its wrap-container starts ranks)")
         return self

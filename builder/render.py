@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from recapp.builder.npb import NpbBuild
 from recapp.builder.recipe import Recipe
 from recapp.builder.source import SourceComponent, catalog
 from recapp.errors import RecipeError
@@ -97,11 +98,13 @@ def render(
     base_id: str,
     components: list[SourceComponent] | None = None,
     archives: dict[str, bytes] | None = None,
+    npb: NpbBuild | None = None,
 ) -> BuildContext:
     """Render recipe for suite on top of base_ref (whose image id base_id pins the context).
 
     Source recipes also take their resolved components and the verified archives (file name →
-    bytes), which become `sources/<file>` in the context and so part of its digest."""
+    bytes), which become `sources/<file>` in the context and so part of its digest. The nas APP with
+    the official NPB takes its verified tarball and config files (`npb/` in the context)."""
     recipe.suite_entry(suite)  # unsupported/unknown suite: one clear error before anything else
     components = components or []
     archives = archives or {}
@@ -119,6 +122,7 @@ def render(
         "packages": recipe.packages_for(suite),
         "build_packages": recipe.build_packages_for(suite),
         "components": components,
+        "npb": npb,
         "source_build_packages": catalog().build_packages if components else [],
         # The node programs' install layout and the agent's port and secret path, as recapp.node has them.
         "node": {
@@ -148,6 +152,8 @@ def render(
         files.update(_sources(name))
     for c in components:
         files[f"sources/{c.archive}"] = (archives[c.archive], 0o644)
+    if npb is not None:
+        files.update(npb.context_files())
     # The base image id is part of the identity: a refreshed base (new archive snapshot) rebuilds.
     meta = {"recipe": recipe.name, "suite": suite, "base_ref": base_ref, "base_id": base_id}
     files[".recapp-context.json"] = (json.dumps(meta, sort_keys=True).encode(), 0o644)

@@ -34,6 +34,17 @@ class ClusterError(RecappError):
     """A virtual cluster could not be created, reached, used or removed."""
 
 
+class ClusterUnreachable(ClusterError):
+    """The cluster does not answer for now (its API server, or a node's kubelet behind it, is away:
+    a restart): retrying later may work, unlike a refusal."""
+
+
+class Interrupted(ClusterError):
+    """The user stopped a command half way (Ctrl-C): one line saying what is left and how to go on."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report it
+
+
 class JobError(ClusterError):
     """A job ran but failed: non-zero exit, lost node, timeout or failed verification."""
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 from recapp.errors import RecappError
 from recapp.host import engine
 from recapp.host.paths import sub
+from recapp.host.runner import last_line
 
 
 def inspect(ref: str) -> dict | None:
@@ -40,7 +42,8 @@ def saved_tarball(ref: str, *, error: type[RecappError] = RecappError) -> Path:
     path = cache / f"{iid[:24]}.tar"
     if path.is_file():
         return path
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    # A name of this save's own: two threads or processes saving one image must not share it.
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{secrets.token_hex(4)}")
     try:
         engine.podman(
             "save",
@@ -57,3 +60,13 @@ def saved_tarball(ref: str, *, error: type[RecappError] = RecappError) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def load_error(output: str) -> str:
+    """Why `podman load` refused a docker-archive: it tries every format and lists each one's error,
+    the archive's own last; the line that says why is the docker-archive one (a full disk, a cut
+    archive), not the last ("dir: …/manifest.json: not a directory" says nothing)."""
+    for line in output.splitlines():
+        if line.strip().lstrip("* ").startswith("docker-archive:"):
+            return line.strip().lstrip("* ")
+    return last_line(output)

@@ -215,7 +215,11 @@ def test_sources_come_from_the_workload_folders_under_src(sources_copy: Path) ->
     ctx = render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID)
     hello = workloads.source_dir("mpi") / "hello.c"
     assert ctx.files["src/mpi/hello.c"] == (hello.read_bytes(), 0o644)
-    assert sorted({rel.split("/")[1] for rel in ctx.files if rel.startswith("src/")}) == ["mpi", "pmix_probe"]
+    assert sorted({rel.split("/")[1] for rel in ctx.files if rel.startswith("src/")}) == [
+        "mpi",
+        "mpi_levels",
+        "pmix_probe",
+    ]
     (sources_copy / "mpi/hello.c").write_text("changed\n")
     assert render(load("app-mpi"), "trixie", fake_base("trixie"), FAKE_ID).digest != ctx.digest
 
@@ -282,7 +286,7 @@ def test_aio_build_stage_is_the_app_build_stage_line_for_line() -> None:
     assert aio[:tail] == app[:tail]
     assert aio[-(len(app) - tail) :] == app[tail:]
     assert any("> /out/etc/openmpi/openmpi-mca-params.conf" in line for line in app[tail:])
-    assert len(sources) == 6 and "COPY src/nas /build/nas" in aio
+    assert len(sources) == 6 and "COPY src/nas /build/nas" in aio and "COPY src/hpcc /build/hpcc" in aio
 
 
 def test_aio_final_stage_is_a_rec_with_the_applications() -> None:

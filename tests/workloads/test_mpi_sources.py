@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "workloads"
-DIRS = ["mpi", "pmix_probe"]
+DIRS = ["mpi", "pmix_probe", "mpi_levels", "mpich"]
 
 
 def src(workload: str) -> Path:
