@@ -6,7 +6,7 @@ RECAPP := $(VENV)/bin/recapp
 PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 SUITE ?= trixie
 
-.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv fresh-check demo test quick lint images images-all images-source conformance clean-test help matrix bench test-source
+.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv fresh-check demo test quick lint images images-all images-source images-mpich conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
@@ -15,14 +15,17 @@ help:
 	@echo "make images - build the default REC/APP images (cached)"
 	@echo "make fresh-check HOST=bookworm|trixie - make setup, recapp doctor, make demo on a clean Debian rootfs"
 	@echo "make images-source - build the source-flavor REC/APP (PMIx, PRRTE, Open MPI compiled; long)"
+	@echo "make images-mpich - build the MPICH APP (app-mpich:trixie; MPICH compiled from Debian's source package)"
 	@echo "make kube-up - a local one-node Kubernetes built from Go modules (k8s/localkube); last line KUBECONFIG=..."
 	@echo "make kube-down - stop it, leaving nothing on the host; make test-kube - up, pytest -m k8s, down"
 	@echo "make bench  - workloads nested vs native vs traditional, launch and cluster benchmarks → bench-results/DATE/report.html"
 
 # Idempotent: installs only what is missing (the list per Debian release is in scripts/setup.sh);
 # the venv is rebuilt when pyproject.toml changes. One line per step; details in .setup.log.
+# With Kubernetes' host packages and a check for Go (CI runs `make test-kube` too): a missing
+# prerequisite is named in one line and fails here.
 setup:
-	@scripts/setup.sh all
+	@scripts/setup.sh all $(APT_PACKAGES) $(KUBE_APT_PACKAGES)
 
 # APT_PACKAGES: more packages on top of the release's list (kube-setup adds Kubernetes' own).
 APT_PACKAGES ?=
@@ -32,16 +35,16 @@ host-packages:
 venv:
 	@scripts/setup.sh venv
 
-# mypy cannot follow setuptools' editable finder (builder/ is recapp.builder), so it reads a tree of
-# symlinks laid out as installed, made from pyproject's package-dir mapping (.typecheck/, not committed).
+# mypy does not see recapp's run-time search path (builder/ is recapp.builder in a checkout), so it reads
+# a tree of symlinks laid out as installed, made from pyproject's wheel sources (.typecheck/, not committed).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@rm -rf .typecheck && $(VENV)/bin/python -c 'import tomllib, pathlib; \
 	  root = pathlib.Path.cwd(); out = root / ".typecheck/recapp"; out.mkdir(parents=True); \
 	  [(out / f.name).symlink_to(f) for f in (root / "recapp").iterdir() if f.name != "__pycache__"]; \
-	  dirs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]; \
-	  [(out / n.split(".", 1)[1]).symlink_to(root / d) for n, d in dirs.items() if n.count(".") == 1]'
+	  rooms = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["sources"]; \
+	  [(root / ".typecheck" / target).symlink_to(root / room) for room, target in rooms.items()]'
 	MYPYPATH=.typecheck $(VENV)/bin/mypy -p recapp
 
 images: setup
@@ -62,9 +65,9 @@ images-source: setup
 	nice -n 10 $(RECAPP) build rec --flavor source --suite bookworm
 	nice -n 10 $(RECAPP) build app --flavor source --suite trixie
 
-# The slow source-image tests (build, static conformance); not part of `make test`.
-test-source: images-source
-	$(PYTEST) -m slow tests/e2e/test_source_images.py
+# The slow source-built images' tests (the source flavor, MPICH from Debian's source); not part of `make test`.
+test-source: images-source images-mpich
+	$(PYTEST) -m slow tests/e2e/test_source_images.py tests/e2e/test_mpich.py
 
 # The talk's demo: MPI examples, NAS EP class S, ping-pong and the CI-size GROMACS run across a
 # 2-node local cluster, nested; ends with the HTML report's path.
@@ -82,8 +85,10 @@ HOST ?= bookworm
 fresh-check:
 	nice -n 10 tests/fresh/fresh-check.sh $(HOST)
 
+# The live Kubernetes tests (marker k8s) need the cluster: `make test-kube` runs them (CI runs both),
+# so here they are deselected rather than skipped.
 test: setup lint
-	$(PYTEST) -m "not slow" tests
+	$(PYTEST) -m "not slow and not k8s" tests
 
 quick: venv lint
 	$(PYTEST) -m "not slow and not e2e and not k8s" tests
@@ -94,13 +99,25 @@ clean-test:
 	-podman volume ls -q --filter label=io.recapp.owner | xargs -r podman volume rm -f
 	-podman network ls -q --filter label=io.recapp.owner | xargs -r podman network rm -f
 
-# The full distro matrix: RECs trixie, sid × APPs bookworm, trixie, sid; JSON + Markdown + HTML + JUnit.
-# `--source`: the source-flavor images join it when they exist (`make images-source`; too slow to build here).
-matrix: images-all
+# The APP of another MPI (issue 19): MPICH compiled from Debian's source package against the APP's
+# PMIx, trixie only (workloads/mpich/app-mpich.yaml says why). Compiles MPICH: long on 2 cores.
+images-mpich: setup
+	nice -n 10 $(RECAPP) build app --workload mpich --suite trixie
+
+# The full matrix: 3 RECs (trixie, sid, the source REC) × 5 APPs (Open MPI on bookworm, trixie, sid,
+# the source-built Open MPI APP, MPICH on trixie), at every level (L1-L4, then the deeper ones of
+# issue 19); JSON + Markdown + HTML + JUnit, and its wall time on the last line. `--source` adds the
+# source-flavor images `make images-source` builds (about an hour of compiling here).
+# MATRIX_LEVELS=L1,L2,L3,L4 for the quick, PMIx-only part.
+MATRIX_LEVELS ?= all
+matrix: images-all images-mpich images-source
+	@start=$$(date +%s); \
 	$(RECAPP) matrix --rec localhost/recapp/rec:trixie --rec localhost/recapp/rec:sid \
 	  --app localhost/recapp/app-mpi:bookworm --app localhost/recapp/app-mpi:trixie --app localhost/recapp/app-mpi:sid \
-	  --source --out matrix-out
-	$(RECAPP) report matrix-out --out matrix-report
+	  --app localhost/recapp/app-mpich:trixie \
+	  --source --levels $(MATRIX_LEVELS) --out matrix-out || exit $$?; \
+	$(RECAPP) report matrix-out --out matrix-report || exit $$?; \
+	echo "make matrix: levels $(MATRIX_LEVELS), wall time $$(( $$(date +%s) - start )) s (load $$(cut -d' ' -f1-3 /proc/loadavg))"
 
 # Benchmarks on the default images, in a dated folder under bench-results/: workloads nested vs
 # native vs traditional (alternating, 3 repeats), the launch variants and cluster up; records,
@@ -110,23 +127,28 @@ BENCH_ARGS ?=
 bench: setup
 	$(RECAPP) bench --suite $(SUITE) $(BENCH_ARGS)
 
-# Issues 8 and 16: faults, soak (20 jobs with and without the DVM), 40 quick jobs on 4 nodes that must
-# never hang, concurrency, bad input, the security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
+# Issues 8 and 16: faults, soaks (20 jobs with and without the DVM; RELIABILITY_SOAK_JOBS short jobs
+# that exit at once or fail, on 4 nodes, by hand and by `recapp run`, with and without the DVM), 40
+# quick jobs on 4 nodes that must never hang, 4 clusters busy for RELIABILITY_CONCURRENCY_S, bad input,
+# the security report. CI (`make test`) runs the fast part of the same tests; this adds the slow ones.
+# The two long runs go first, so their figures exist whatever fails after them.
 RELIABILITY_OUT ?= reliability-out
+RELIABILITY_SOAK_JOBS ?= 200
+RELIABILITY_CONCURRENCY_S ?= 600
+LONG_RUNS := tests/e2e/test_soak.py tests/e2e/test_concurrency.py
 reliability: setup images
 	mkdir -p $(RELIABILITY_OUT)
-	$(PYTEST) -m reliability tests --junitxml=$(RELIABILITY_OUT)/junit-reliability.xml
+	@rc=0; RECAPP_SOAK_JOBS=$(RELIABILITY_SOAK_JOBS) RECAPP_CONCURRENCY_S=$(RELIABILITY_CONCURRENCY_S) \
+	  $(PYTEST) -m reliability $(LONG_RUNS) --junitxml=$(RELIABILITY_OUT)/junit-long-runs.xml || rc=$$?; \
+	  $(PYTEST) -m reliability tests $(LONG_RUNS:%=--ignore=%) \
+	    --junitxml=$(RELIABILITY_OUT)/junit-reliability.xml || rc=$$?; \
+	  $(VENV)/bin/python scripts/reliability-summary.py; exit $$rc
 	$(PYTEST) tests/agent tests/kube/test_kubeconfig.py tests/kube/test_kube_errors.py \
 	  "tests/e2e/test_cluster.py::test_node_killed_mid_job_ends_the_job_naming_it" \
 	  "tests/e2e/test_cluster.py::test_node_that_never_becomes_ready_times_out_naming_it" \
 	  "tests/e2e/test_cluster.py::test_not_a_rec_is_refused_before_anything_is_created" \
 	  "tests/e2e/test_matrix.py::test_hung_probe_is_hang_within_the_timeout_and_leaves_nothing" \
 	  --junitxml=$(RELIABILITY_OUT)/junit-earlier-faults.xml
-	@$(VENV)/bin/python -c 'import json, pathlib, os; \
-	  d = pathlib.Path(os.environ.get("RECAPP_HOME") or pathlib.Path.home() / ".local/state/recapp") / "reliability"; \
-	  [print(p.name, "passed %(passed)s/%(jobs)s" % (r := json.loads(p.read_text())), "grown:", \
-	   {k: (r["baseline"][k], r["last"][k]) for k in r["last"] if r["last"][k] > r["baseline"][k]}) \
-	   for p in sorted(d.glob("soak-*.json"), key=lambda p: p.stat().st_mtime)[-2:]]'
 	@echo "security report (exit 1 while the images carry setuid files outside the allow-list):"
 	-$(RECAPP) conformance security --rec localhost/recapp/rec:$(SUITE) --app localhost/recapp/app-mpi:$(SUITE) \
 	  --out $(RELIABILITY_OUT)/security.json
@@ -141,7 +163,7 @@ KUBE_APT_PACKAGES := conntrack ipset ebtables ethtool socat containernetworking-
 LOCALKUBE := k8s/localkube
 
 kube-setup:
-	@test -x /usr/local/go/bin/go || { echo "error: Go is missing at /usr/local/go (needed to build Kubernetes from Go modules)" >&2; exit 2; }
+	@scripts/setup.sh go
 	@$(MAKE) --no-print-directory host-packages APT_PACKAGES="$(APT_PACKAGES) $(KUBE_APT_PACKAGES)"
 
 kube-build: kube-setup
@@ -163,14 +185,18 @@ kube-load:
 # the exit status is the tests'.
 # The images the live tests run, built (cached) and imported into the node's containerd.
 KUBE_TEST_IMAGES = localhost/recapp/rec:$(SUITE) localhost/recapp/app-mpi:$(SUITE) localhost/recapp/app-nas:$(SUITE)
+# The kubexec launcher's live test needs a REC with kubectl: the REC plus this cluster's kubectl.
+KUBE_KUBEXEC_REC = localhost/recapp/rec-kubexec:$(SUITE)
 
 test-kube: venv kube-setup
 	@set -o pipefail; kc=$$($(LOCALKUBE)/up | tail -n 1) || exit $$?; export "$$kc"; \
 	  export PATH="$$(source $(LOCALKUBE)/env.sh && echo "$$KUBE_BIN"):$$PATH"; \
 	  for kind in "rec" "app" "app --workload nas"; do $(RECAPP) build $$kind --suite $(SUITE) >/dev/null || exit $$?; done; \
-	  $(LOCALKUBE)/load-image $(KUBE_TEST_IMAGES) || exit $$?; \
+	  $(LOCALKUBE)/build-kubexec-rec localhost/recapp/rec:$(SUITE) $(KUBE_KUBEXEC_REC) || exit $$?; \
+	  $(LOCALKUBE)/load-image $(KUBE_TEST_IMAGES) $(KUBE_KUBEXEC_REC) || exit $$?; \
 	  export RECAPP_K8S_REC_IMAGE=localhost/recapp/rec:$(SUITE) RECAPP_K8S_PULL_POLICY=Never \
-	    RECAPP_K8S_SECCOMP_PROFILE=recapp-nested-podman.json; \
+	    RECAPP_K8S_KUBEXEC_REC_IMAGE=$(KUBE_KUBEXEC_REC) \
+	    RECAPP_K8S_SECCOMP_PROFILE=recapp-nested-podman.json RECAPP_K8S_RESTART=1; \
 	  rc=0; $(PYTEST) -m k8s tests/localkube tests/kube --ignore=tests/localkube/test_zz_down.py || rc=$$?; \
 	  $(PYTEST) -m k8s tests/localkube/test_zz_down.py || { r=$$?; [ $$rc -ne 0 ] || rc=$$r; }; \
 	  $(LOCALKUBE)/down; exit $$rc
