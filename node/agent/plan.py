@@ -14,6 +14,15 @@ PROBE_COMMAND = "echo $SHELL"
 PROBE_ANSWER = b"/bin/bash\n"
 ALLOWED_ENV_PREFIXES = ("PRTE_", "PMIX_", "OMPI_")
 IGNORED_ASSIGNMENTS = frozenset({"LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"})
+# The REC's guard that keeps a PRRTE daemon from signalling its own process group (the REC's
+# files/rec/killguard.c says why): preloaded by the agent itself into what it starts. It removes
+# itself from the environment, so the ranks (nested in an APP without it) never inherit it.
+KILL_GUARD = "/usr/local/lib/recapp/libkillguard.so"
+
+
+def with_kill_guard(env: dict[str, str], guard: str = KILL_GUARD) -> dict[str, str]:
+    """env with the kill guard preloaded where this node has it (a REC built before it has not)."""
+    return {**env, "LD_PRELOAD": guard} if os.path.isfile(guard) else env
 
 
 class AllowList:

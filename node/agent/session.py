@@ -19,7 +19,7 @@ from typing import IO
 from .. import protocol as p
 from .cmdline import Refusal
 from .log import log_request
-from .plan import AllowList, LaunchPlan, first_word, plan_launch
+from .plan import AllowList, LaunchPlan, first_word, plan_launch, with_kill_guard
 from .reaper import ChildWatch, Reaper
 from .request import Request, parse_request
 
@@ -188,7 +188,7 @@ class Session:
     def launch(self, plan: LaunchPlan) -> None:
         argv0 = plan.argv[0]
         try:
-            process, watch = self.config.reaper.spawn(plan, dict(os.environ))
+            process, watch = self.config.reaper.spawn(plan, with_kill_guard(dict(os.environ)))
         except (OSError, ValueError) as error:  # ValueError: what exec cannot carry (a NUL byte)
             # Like a shell: the caller hears why on stderr and gets 126/127.
             code = 126 if isinstance(error, PermissionError) else 127

@@ -105,6 +105,7 @@ def test_context_files_and_modes() -> None:
         ".recapp-context.json",
         CONTAINERFILE,
         "files/rec/containers.conf",
+        "files/rec/killguard.c",
         "files/rec/storage.conf",
         "files/rec/wrap-container",
         *sorted(f"node/{rel}" for rel in node_install.tree()),

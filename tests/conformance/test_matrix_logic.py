@@ -122,15 +122,18 @@ def test_parse_levels():
         parse_levels("L10")
 
 
-def test_prrte_3_and_4_carry_the_lost_rank_hang_and_5_does_not() -> None:
+def test_prrte_3_and_4_carry_the_lost_rank_hang_and_the_self_signal_and_5_does_not() -> None:
     from recapp.conformance.matrix.expectations import prrte_known_issues
 
     for version in ("3.0.8", "3.0.14", "4.1.0"):
-        (issue,) = prrte_known_issues(version)
-        assert issue.id == "prted-loses-short-lived-rank"
-        assert issue.env == {"PRTE_MCA_odls_base_max_threads": "0"}
-        assert "8a730aa" in issue.fixed_in
-    assert prrte_known_issues("5.0.0rc1") == []  # Debian's sid PRRTE has the upstream fix
+        hang, self_signal = prrte_known_issues(version)
+        assert hang.id == "prted-loses-short-lived-rank"
+        assert hang.env == {"PRTE_MCA_odls_base_max_threads": "0"}
+        assert "8a730aa" in hang.fixed_in
+        assert self_signal.id == "prted-signals-itself-through-an-unexeced-rank"
+        assert self_signal.env == {}
+        assert "2c82be0" in self_signal.fixed_in and "e201bbb" in self_signal.fixed_in
+    assert prrte_known_issues("5.0.0rc1") == []  # Debian's sid PRRTE has the upstream fixes
     assert prrte_known_issues(None) == []
     assert prrte_known_issues("unknown") == []
 
@@ -140,7 +143,11 @@ def test_the_recs_carry_the_workaround_of_their_prrte_known_issues() -> None:
     from recapp.builder.recipe import load
     from recapp.conformance.matrix.expectations import prrte_known_issues
 
-    (issue,) = prrte_known_issues("3.0.8")
-    wanted = {k.removeprefix("PRTE_MCA_"): v for k, v in issue.env.items()}
+    hang, self_signal = prrte_known_issues("3.0.8")
+    wanted = {k.removeprefix("PRTE_MCA_"): v for k, v in hang.env.items()}
     assert load("rec").suite_entry("trixie").prrte_mca == wanted
     assert load("rec-source").suite_entry("trixie").prrte_mca == wanted
+    # The other's workaround is a file every REC recipe builds (tests/recipes/test_killguard.py runs it).
+    assert "recipes/files/rec/killguard.c" in self_signal.workaround
+    for recipe in ("rec", "rec-source", "aio"):
+        assert "rec/killguard.c" in load(recipe).files

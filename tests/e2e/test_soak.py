@@ -153,11 +153,9 @@ def four_node_cluster(cluster_of, default_images) -> Iterator[ClusterSpec]:
         yield spec
 
 
-# In `make reliability`, not `make test`: it fails today on an open defect (issue 16), not at random.
-# When a rank exits non-zero or dies at once, PRRTE 3.0.8's prterun sometimes reports a *different*
-# node's daemon as "COMMUNICATION FAILURE" right after it, and exits 0: 3 of 80 jobs with the
-# REC's launcher fix in, at load ~3 (session 6), and it failed CI's `make test` once in two runs.
-# Its cause is not found yet; the suite that CI runs must not pass or fail by that chance.
+# In `make reliability`, not `make test`, for its length. It found PRRTE 3.0.8's daemon signalling
+# itself through a rank it had just forked (docs/prrte-hang.md): a failing rank's status was lost
+# and prterun exited 0 in 3 of 80 jobs before the REC's killguard.
 @pytest.mark.slow
 @pytest.mark.parametrize("dvm", [False, True], ids=["prterun", "dvm"])
 def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
