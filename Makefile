@@ -6,11 +6,12 @@ RECAPP := $(VENV)/bin/recapp
 PYTEST := $(VENV)/bin/python -m pytest -p no:cacheprovider
 SUITE ?= trixie
 
-.PHONY: kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv fresh-check demo test quick lint images images-all images-source images-mpich conformance clean-test help matrix bench test-source
+.PHONY: test-local kube-setup kube-build kube-up kube-down kube-load test-kube reliability setup host-packages venv fresh-check demo test quick lint images images-all images-source images-mpich conformance clean-test help matrix bench test-source
 
 help:
 	@echo "make demo   - the main job on the local backend: build, 2-node cluster, MPI jobs, report, teardown"
-	@echo "make test   - lint + the whole test suite, e2e included (what CI runs)"
+	@echo "make test   - lint + the whole test suite, e2e and live Kubernetes included (what CI runs)"
+	@echo "make test-local - the same without the live Kubernetes tests"
 	@echo "make quick  - lint + tests that need no containers (for iterating, not for calling work done)"
 	@echo "make images - build the default REC/APP images (cached)"
 	@echo "make fresh-check HOST=bookworm|trixie - make setup, recapp doctor, make demo on a clean Debian rootfs"
@@ -85,9 +86,13 @@ HOST ?= bookworm
 fresh-check:
 	nice -n 10 tests/fresh/fresh-check.sh $(HOST)
 
-# The live Kubernetes tests (marker k8s) need the cluster: `make test-kube` runs them (CI runs both),
-# so here they are deselected rather than skipped.
-test: setup lint
+# What CI runs: lint, the suite (local backend, real containers), then the live Kubernetes tests
+# (`make test-kube`), with the local cluster's build overlapped with the suite (scripts/test-all.sh).
+test: setup lint kube-setup
+	@PYTEST="$(PYTEST)" scripts/test-all.sh
+
+# The suite alone, without the live Kubernetes tests (marker k8s: deselected here, not skipped).
+test-local: setup lint
 	$(PYTEST) -m "not slow and not k8s" tests
 
 quick: venv lint
