@@ -57,14 +57,15 @@ __attribute__((constructor)) static void killguard_init(void)
     unsetenv("LD_PRELOAD");
 }
 
-/* The process group of pid, from /proc/PID/stat (field 5, after the parenthesised comm). */
-static pid_t group_of(const char *pid)
+/* The parent and the process group of pid, from /proc/PID/stat (fields 4 and 5, after the
+ * parenthesised comm, which may hold spaces and parentheses itself). 0, or -1 when pid is gone. */
+static int stat_of(const char *pid, pid_t *parent, pid_t *group)
 {
     char path[64], buf[512];
     ssize_t n;
     int fd;
     char *close_paren;
-    long pgrp;
+    long ppid, pgrp;
 
     if (snprintf(path, sizeof(path), "/proc/%s/stat", pid) >= (int) sizeof(path)) {
         return -1;
@@ -81,39 +82,18 @@ static pid_t group_of(const char *pid)
     buf[n] = '\0';
     close_paren = strrchr(buf, ')');
     /* ") S PPID PGRP ..." */
-    if (close_paren == NULL || sscanf(close_paren + 1, " %*c %*d %ld", &pgrp) != 1) {
+    if (close_paren == NULL || sscanf(close_paren + 1, " %*c %ld %ld", &ppid, &pgrp) != 2) {
         return -1;
     }
-    return (pid_t) pgrp;
+    *parent = (pid_t) ppid;
+    *group = (pid_t) pgrp;
+    return 0;
 }
 
-/* The parent of pid, from the same line (field 4). */
-static pid_t parent_of(const char *pid)
+static pid_t group_of(const char *pid)
 {
-    char path[64], buf[512];
-    ssize_t n;
-    int fd;
-    char *close_paren;
-    long ppid;
-
-    if (snprintf(path, sizeof(path), "/proc/%s/stat", pid) >= (int) sizeof(path)) {
-        return -1;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    buf[n] = '\0';
-    close_paren = strrchr(buf, ')');
-    if (close_paren == NULL || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1) {
-        return -1;
-    }
-    return (pid_t) ppid;
+    pid_t parent, group;
+    return stat_of(pid, &parent, &group) == 0 ? group : -1;
 }
 
 /* True for a child of the caller that still runs the caller's executable (forked, not yet exec'd). */
@@ -122,7 +102,9 @@ static int unexeced_child(const char *pid)
     char path[64], mine[4096], theirs[4096];
     ssize_t a, b;
 
-    if (parent_of(pid) != getpid()) {
+    pid_t parent, group;
+
+    if (stat_of(pid, &parent, &group) != 0 || parent != getpid()) {
         return 0;
     }
     if (snprintf(path, sizeof(path), "/proc/%s/exe", pid) >= (int) sizeof(path)) {
