@@ -84,13 +84,16 @@ def up(
     }
     data |= pod_settings(namespace, storage, pull_policy, seccomp_profile)
     spec = load_spec(data)
-    impl = cluster_backend(backend, kubeconfig, context, namespace)
+    # Ctrl-C anywhere from here on is one line and exit 130, never click's "Aborted!" (exit 1): a
+    # signal that lands while the main thread is blocked is raised when the call returns, which may
+    # be after `up` itself has returned (seen once in CI under load).
     try:
+        impl = cluster_backend(backend, kubeconfig, context, namespace)
         with progress(f"cluster {name} up ({backend})") as prog:
             status = impl.up(spec, cleanup_on_failure=cleanup_on_failure, step=prog.step)
+        _show(status, json_out)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_up(name, backend)) from None
-    _show(status, json_out)
 
 
 def _interrupted_up(name: str, backend: str) -> str:

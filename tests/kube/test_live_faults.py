@@ -351,8 +351,8 @@ def test_ctrl_c_during_up_then_down_cleans(live_api: Any) -> None:
     try:
         up = _start_up(data, live_api)
         up.send_signal(signal.SIGINT)
-        up.communicate(timeout=BOUND_S)
-        assert up.returncode == 130
+        out, _ = up.communicate(timeout=BOUND_S)
+        assert up.returncode == 130, out
         down = subprocess.run(
             [recapp_executable(), "cluster", "down", "--backend", "kubernetes", "--name", spec.name],
             capture_output=True, text=True, timeout=300,
