@@ -72,6 +72,19 @@ def test_containerfile_matches_golden(name: str, suite: str) -> None:
     assert text == path.read_text(), f"{name} for {suite} renders differently from {path.name}"
 
 
+@pytest.mark.parametrize("suite", ["bookworm", "trixie"])
+def test_source_rec_keeps_its_components_on_the_final_path(suite: str) -> None:
+    # The REC's own `ENV PATH` (app-programs, issue 19) once came after the components' and dropped
+    # /opt/prrte/bin: the built source REC had no prterun ("executable file not found in $PATH").
+    recipe = load("rec-source")
+    text = render_default("rec-source", suite).containerfile
+    final = [ln for ln in text.splitlines() if ln.startswith("ENV PATH=")][-1]
+    path = final.split()[1].removeprefix("PATH=").split(":")
+    for c in source.stack(recipe, {}):
+        assert f"{c.prefix}/bin" in path, f"{c.name}: {c.prefix}/bin not on the final PATH {path}"
+    assert path[-1].endswith("/.local/share/recapp/app-programs")
+
+
 def test_rec_containerfile_essentials() -> None:
     text = render(load("rec"), "trixie", fake_base("trixie"), FAKE_ID).containerfile
     assert text.startswith("# Rendered by recapp from recipe rec for trixie")
