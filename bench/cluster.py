@@ -19,7 +19,8 @@ from recapp.bench import stats
 from recapp.errors import JobError, RecappError
 from recapp.host.progress import Step
 from recapp.k8s.backend import ClusterBackend
-from recapp.k8s.jobs import JobRequest, Mode, image_ref, run_job, stop_dvm
+from recapp.k8s.dvm import stop_dvm
+from recapp.k8s.jobs import JobRequest, Mode, image_ref, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports.records import BenchRecord, BenchSeries, Fit, ImageRef, JobRecord
 

@@ -26,6 +26,7 @@ from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend, native_lib_dir
+from recapp.k8s.dvm import DVM_URI, ensure_dvm, restart_error, restarts_since
 from recapp.k8s.placement import verify
 from recapp.reports import records
 from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, rank_reports, short_host
@@ -33,7 +34,6 @@ from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, ra
 # nested: the APP in the REC (wrap-container); native: the APP's binaries run in the REC; traditional:
 # the cluster's REC is an all-in-one image (runtime + application) and runs the command as-is, on PATH.
 Mode = Literal["nested", "native", "traditional"]
-DVM_URI = "/tmp/recapp-dvm.uri"
 EXEC_AGENT_ENV = "PRTE_MCA_odls_base_exec_agent"
 
 # PRRTE binds each rank to a core of its node, counting from core 0 on every node. A local cluster's
@@ -183,26 +183,6 @@ def with_backend_defaults(req: JobRequest, backend_name: str, cores: int | None 
     return dataclasses.replace(req, mca=mca_params(req, backend_name, cores), bind_to=bind_to)
 
 
-def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) -> None:
-    """Start the cluster's persistent DVM from the login pod unless it is already up."""
-    alive = backend.login_exec(cluster, ["sh", "-c", f"test -s {DVM_URI} && pgrep -x prte >/dev/null"])
-    if alive.wait() == 0:
-        return
-    start = backend.login_exec(
-        cluster, ["prte", "--hostfile", c.HOSTFILE_PATH, "--report-uri", DVM_URI, "--daemonize"]
-    )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if backend.login_exec(cluster, ["test", "-s", DVM_URI]).wait() == 0:
-            start.wait(timeout=timeout_s)
-            return
-        if start.poll() not in (None, 0):
-            err = start.stderr.read() if start.stderr else ""
-            raise JobError(f"cluster {cluster}: the PRRTE DVM did not start: {err.strip()[-200:]}")
-        time.sleep(0.3)
-    raise JobError(f"cluster {cluster}: the PRRTE DVM did not report its URI within {timeout_s:.0f} s")
-
-
 def name_app_programs(backend: ClusterBackend, cluster: str, nodes: list[str], app_ref: str) -> None:
     """Give every program of the APP a name on each node's PATH (`wrap-container --programs`):
     PRRTE's daemons check that a program exists before their exec agent starts it nested."""
@@ -211,30 +191,6 @@ def name_app_programs(backend: ClusterBackend, cluster: str, nodes: list[str], a
         if status != 0:
             last = out.strip().splitlines()[-1:] or ["(no output)"]
             raise JobError(f"node pod {node}: cannot name the programs of {app_ref}: {last[0]}")
-
-
-def stop_dvm(backend: ClusterBackend, cluster: str) -> None:
-    """Terminate the cluster's DVM (its daemons with it). Debian's openmpi-bin installs PRRTE's `pterm`
-    as `pterm.openmpi` (a `pterm` terminal exists elsewhere): calling plain `pterm` there failed, the
-    URI file was removed anyway, and the DVM and its daemons were left running; the next `ensure_dvm`
-    started a second one (found by the short-job soak). Debian's prrte-bin (PRRTE 5, the sid REC)
-    names it `prte-term` (and `pterm.prrte`): with only the first two names every DVM level on that
-    REC ended "did not stop: no pterm" (issue 19's full matrix)."""
-    # pterm also fails when the DVM has already ended ("failed to initialize, likely due to no DVM
-    # being available", seen after the L6 level's jobs): that is stopped, not an error, as long as no
-    # `prte` is left in the login pod.
-    script = (
-        f"test -s {DVM_URI} || exit 0;"
-        " t=$(command -v pterm || command -v pterm.openmpi || command -v prte-term || command -v pterm.prrte)"
-        " || exit 127;"
-        f' "$t" --dvm-uri file:{DVM_URI} ||'
-        ' for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = prte ] && exit 1; done;'
-        f" rm -f {DVM_URI}"
-    )
-    stopped = backend.login_exec(cluster, ["sh", "-c", script])
-    if stopped.wait() != 0:
-        err = stopped.stderr.read() if stopped.stderr else ""
-        raise JobError(f"cluster {cluster}: the PRRTE DVM did not stop: {err.strip()[-200:] or 'no pterm'}")
 
 
 def check_cluster_usable(backend: ClusterBackend, cluster: str, nodes: list[str]) -> str:
@@ -358,6 +314,14 @@ def run_job(
         error = _diagnose(backend, req, nodes, stdout + "\n" + stderr, exit_status, timed_out, login_pod)
     except ClusterError as exc:  # the cluster cannot even be asked: that is the error
         error = f"prterun exited with status {exit_status}; then the cluster could not be read: {exc}"
+    if req.dvm and not timed_out:
+        # PRRTE's HNP may have ended under this job (k8s/dvm.py): say so, and wait for the keeper's
+        # restart so that the next job finds a DVM. Whatever the status: `prun` exited 0 when its DVM
+        # was terminated in the middle of a 6-s job.
+        restarts = restarts_since(backend, req.cluster, started_at.timestamp() - 1)
+        if restarts:
+            error = restart_error(restarts)
+            ensure_dvm(backend, req.cluster)
     # A lost stream's status (255, read as "a rank was killed by signal 127") says nothing of the
     # ranks: errors inferred from that status give way; one read from PRRTE's own words stays.
     inferred = error is None or error.startswith("prterun exited") or error.endswith("PRRTE did not name it")

@@ -109,7 +109,7 @@ class KnownIssue:
     """A defect of a PRRTE release that a REC meets, with the setting that works around it."""
 
     id: str
-    below: str
+    below: str | None  # the first release that fixes it; None: none does yet
     fixed_in: str
     symptom: str
     cause: str
@@ -133,5 +133,5 @@ def prrte_known_issues(prrte: str | None) -> list[KnownIssue]:
             workaround=" ".join(i["workaround"].split()),
         )
         for i in _rules().get("prrte_known_issues", [])
-        if version < _tuple(i["below"])
+        if i["below"] is None or version < _tuple(i["below"])  # None: no release fixes it
     ]

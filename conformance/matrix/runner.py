@@ -18,7 +18,8 @@ from recapp.errors import ConformanceError, RecappError
 from recapp.host.progress import Step
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend
-from recapp.k8s.jobs import DVM_URI, JobRequest, ensure_dvm, image_ref, run_job, stop_dvm
+from recapp.k8s.dvm import DVM_URI, ensure_dvm, stop_dvm
+from recapp.k8s.jobs import JobRequest, image_ref, run_job
 from recapp.k8s.spec import load_spec
 from recapp.reports import records
 from recapp.reports.records import ImageRef, JobRecord, MatrixCell, MatrixPair, MatrixRecord

@@ -126,14 +126,17 @@ def test_prrte_3_and_4_carry_the_lost_rank_hang_and_the_self_signal_and_5_does_n
     from recapp.conformance.matrix.expectations import prrte_known_issues
 
     for version in ("3.0.8", "3.0.14", "4.1.0"):
-        hang, self_signal = prrte_known_issues(version)
+        hang, self_signal, dvm_exit = prrte_known_issues(version)
         assert hang.id == "prted-loses-short-lived-rank"
         assert hang.env == {"PRTE_MCA_odls_base_max_threads": "0"}
         assert "8a730aa" in hang.fixed_in
         assert self_signal.id == "prted-signals-itself-through-an-unexeced-rank"
         assert self_signal.env == {}
         assert "2c82be0" in self_signal.fixed_in and "e201bbb" in self_signal.fixed_in
-    assert prrte_known_issues("5.0.0rc1") == []  # Debian's sid PRRTE has the upstream fixes
+        assert dvm_exit.id == "prte-dvm-exits-on-a-late-launch-report" and dvm_exit.below is None
+        assert "k8s/dvm.py" in dvm_exit.workaround
+    # Debian's sid PRRTE has the upstream fixes of the first two; no release has one for the DVM's exit.
+    assert [i.id for i in prrte_known_issues("5.0.0rc1")] == ["prte-dvm-exits-on-a-late-launch-report"]
     assert prrte_known_issues(None) == []
     assert prrte_known_issues("unknown") == []
 
@@ -143,7 +146,7 @@ def test_the_recs_carry_the_workaround_of_their_prrte_known_issues() -> None:
     from recapp.builder.recipe import load
     from recapp.conformance.matrix.expectations import prrte_known_issues
 
-    hang, self_signal = prrte_known_issues("3.0.8")
+    hang, self_signal, _ = prrte_known_issues("3.0.8")
     wanted = {k.removeprefix("PRTE_MCA_"): v for k, v in hang.env.items()}
     assert load("rec").suite_entry("trixie").prrte_mca == wanted
     assert load("rec-source").suite_entry("trixie").prrte_mca == wanted

