@@ -78,19 +78,26 @@ def _by_mpi(level: str, key: str, mpi: str, version_text: str | None, rules: lis
     )
 
 
+def _within(version: tuple[int, ...], at_least: str | None, below: str | None) -> bool:
+    """Whether `version` lies in [at_least, below); a missing bound does not limit."""
+    return (at_least is None or version >= _tuple(at_least)) and (below is None or version < _tuple(below))
+
+
 def level_expected_for(level: str, server: str | None, app: dict[str, str]) -> Expectation:
     """What is documented for `level` with a REC whose PMIx server is `server` and an APP of these
-    versions (labels: ompi or mpich, pmix): a traced breakage of the PMIx pair first, then what the
-    APP's MPI documents."""
+    versions (labels: ompi or mpich, pmix): a traced breakage of the PMIx pair first (each bound of
+    server and client optional: a rule with no client bound holds for any APP), then what the APP's
+    MPI documents."""
     client = app.get("pmix")
     s, c = _tuple(server or ""), _tuple(client or "")
     for rule in _rules().get("pmix_level_breakages", []):
+        client_bound = "client_at_least" in rule or "client_below" in rule
         if (
             rule["level"] == level
             and s
-            and c
-            and s >= _tuple(rule["server_at_least"])
-            and c < _tuple(rule["client_below"])
+            and (c or not client_bound)
+            and _within(s, rule.get("server_at_least"), rule.get("server_below"))
+            and _within(c, rule.get("client_at_least"), rule.get("client_below"))
             and (not rule.get("mpi") or app.get(rule["mpi"]))
         ):
             return Expectation(rule["verdict"], " ".join(rule["source"].split()))

@@ -206,3 +206,22 @@ def test_a_job_that_hangs_after_every_verdict_was_ok_says_so():
         "PRRTE then lost daemon 1 (COMMUNICATION FAILURE)"
     )
     assert v.observed["spawned"] == "mx3a17f8-node-0:nested=yes,mx3a17f8-node-1:nested=yes"
+
+
+def test_a_pmix_6_or_later_client_misreads_a_5_0_server_group_reply_at_l7():
+    # rec:trixie (5.0.7) x app-mpi:sid (Open MPI 6.0.0rc2, PMIx 7.0.0rc1): UNPACK_READ_PAST_END at L7.
+    converse = level_expected_for("L7", "5.0.7", {"ompi": "6.0.0rc2", "pmix": "7.0.0~rc1"})
+    assert converse.verdict == "incompatible"
+    assert "2f225b074" in converse.source and "bfrop_base_unpack.c:276" in converse.source
+    assert level_expected_for("L7", "6.1.0", {"ompi": "6.0.0", "pmix": "6.1.0"}).verdict == "compatible"
+    # A 5.0.10 or 5.0.11 client has neither change (v5.0.10rc1 is a tag on master): refused by 7.0.
+    assert (
+        level_expected_for("L7", "7.0.0~rc1", {"ompi": "5.0.9", "pmix": "5.0.11"}).verdict == "incompatible"
+    )
+
+
+def test_the_sid_recs_pquery_fails_l9_for_any_app_and_the_5_0_rec_does_not():
+    for app in ({"ompi": "5.0.7", "pmix": "5.0.7"}, MPICH, {}):
+        sid = level_expected_for("L9", "7.0.0~rc1", app)
+        assert sid.verdict == "incompatible" and "a5bf76c97" in sid.source, app
+        assert level_expected_for("L9", "5.0.7", app).verdict == "unknown", app
