@@ -116,7 +116,7 @@ def classify(record: JobRecord, output: str, expect_exit: int | None = None) -> 
             f"{c.get('host', '?')}:nested={c.get('nested', '?')}" for c in children
         )
     if record.exit_status == 124 or (record.error or "").startswith("job timed out"):
-        return Verdict("HANG", _after_the_work(record.error or "timed out", output), observed)
+        return Verdict("HANG", _after_the_work(record.error or "timed out", output, timed_out=True), observed)
     if expect_exit is not None:
         return _planned_failure(record, output, expect_exit, observed)
     failures = probe_failures(output)
@@ -142,18 +142,20 @@ def classify(record: JobRecord, output: str, expect_exit: int | None = None) -> 
     return Verdict("PASS", None, observed)
 
 
-# PRRTE's line when it loses a daemon's connection (errmgr_dvm.c), which on PRRTE 3.0.8 followed
-# dynamic-process jobs (L5, L6) whose work had all been done.
+# PRRTE's line when it loses a daemon's connection (errmgr_dvm.c).
 DAEMON_LOST = re.compile(r"errmgr:dvm: for proc \[[^\]]*@0,(\d+)\] state COMMUNICATION FAILURE")
 
 
-def _after_the_work(reason: str, output: str) -> str:
+def _after_the_work(reason: str, output: str, *, timed_out: bool = False) -> str:
     """A job that ended badly after every probe had reported OK says so: the feature worked, the end
-    of the job did not (and which daemon PRRTE lost, if it said)."""
+    of the job did not (and which daemon PRRTE lost, if it said). After a timeout, PRRTE's
+    COMMUNICATION FAILURE lines are the kill's own doing (the daemons are ended with the job), not a
+    cause: session 6 read them as one for L5 on PRRTE 3.0.8, whose job in fact waited on a spawned
+    child still blocked in PMIx_Get (docs/compat-levels.md)."""
     verdicts = level_verdicts(output)
     if not verdicts or any(v.get("status") != "OK" for v in verdicts):
         return reason
-    lost = DAEMON_LOST.search(output)
+    lost = None if timed_out else DAEMON_LOST.search(output)
     daemon = f"; PRRTE then lost daemon {lost[1]} (COMMUNICATION FAILURE)" if lost else ""
     return f"{reason}, after every probe verdict ({len(verdicts)}) was OK{daemon}"
 

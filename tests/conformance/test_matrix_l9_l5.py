@@ -201,10 +201,8 @@ def test_a_job_that_hangs_after_every_verdict_was_ok_says_so():
     )  # fmt: skip
     v = classify(record, L5_PMIX_AFTER_THE_WORK)
     assert v.status == "HANG"
-    assert v.reason == (
-        "job timed out after 120 s and was killed, after every probe verdict (2) was OK; "
-        "PRRTE then lost daemon 1 (COMMUNICATION FAILURE)"
-    )
+    # The COMMUNICATION FAILURE lines in that output are the timeout's kill, not a cause (session 8).
+    assert v.reason == "job timed out after 120 s and was killed, after every probe verdict (2) was OK"
     assert v.observed["spawned"] == "mx3a17f8-node-0:nested=yes,mx3a17f8-node-1:nested=yes"
 
 

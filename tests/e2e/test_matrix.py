@@ -157,14 +157,14 @@ def test_deeper_levels_through_the_cli(trixie_pair, run_recapp, tmp_path):
         assert fields["root"] == fields["parent_root"], job.name  # the APP's /, not the REC's
     assert cells["L8"]["observed"] == {"failed_rank": "3", "told": "3/3"}
     assert len(cells["L9"]["observed"]["pids"].split(",")) == 2
-    # Known and not yet diagnosed (issue 19): in about 2 of 5 --spawn jobs on PRRTE 3.0.8 the children
-    # answer, nested, and then prterun reports a lost daemon after the job's work is done. The
-    # nesting above is asserted either way; any other L5 failure fails this test.
-    # Session 6: on PRRTE 3.0.8 the PMIx_Spawn job ended so in 3 of 3 runs (HANG "after every probe
-    # verdict (2) was OK; PRRTE then lost daemon N"), MPI_Comm_spawn's in 2 of 3.
-    lost = ("lost communication", "lost daemon", "lost node")
-    if cells["L5"]["status"] != "PASS" and any(word in (cells["L5"]["reason"] or "") for word in lost):
-        pytest.xfail(f"L5 on PRRTE 3.0.8: {cells['L5']['reason']}")
+    # Known (issue 19, docs/compat-levels.md): on PRRTE 3.0.8 + PMIx 5.0.7 the children answer, nested,
+    # and then the child on the other node never returns from its PMIx_Get of the key its parent
+    # committed after it asked (not even at the Get's PMIX_TIMEOUT), so the job runs into its timeout:
+    # HANG "after every probe verdict (2) was OK" (session 8: 2 of 2 here; session 6: 3 of 3, read then
+    # as a lost daemon). The nesting above is asserted either way; any other L5 failure fails this test.
+    reason = cells["L5"]["reason"] or ""
+    if cells["L5"]["status"] == "HANG" and "after every probe verdict" in reason:
+        pytest.xfail(f"L5 on PRRTE 3.0.8: {reason}")
     assert cells["L5"]["status"] == "PASS", f"L5: {cells['L5']['reason']}"
     assert record["pairs"][0]["levels"] == dict.fromkeys(levels, "PASS")
     assert record["pairs"][0]["first_failed_level"] is None
