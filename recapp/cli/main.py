@@ -8,6 +8,7 @@ under a second. `recapp`, `recapp --help` or an unknown name registers them all.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import typer
@@ -73,7 +74,16 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM (a CI job cancelled, `kill`, `timeout`) takes Ctrl-C's path: the `finally` blocks and
+    # context managers that remove what a command made (a matrix's clusters, a half-made cluster) run.
+    # Before this a SIGTERM'd `recapp matrix` left its cluster's containers behind.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         build_app(invoked_command(sys.argv[1:]))()
     except RecappError as exc:

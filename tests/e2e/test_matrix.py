@@ -198,3 +198,32 @@ def test_a_cell_the_cluster_cannot_run_is_recorded_and_the_matrix_goes_on(engine
         assert not local_backend.status(name).exists, f"cluster {name} was left behind"
     # The record so far was kept after every pair.
     assert (tmp_path / PARTIAL).exists()
+
+
+def test_sigterm_mid_matrix_removes_its_cluster(default_images, engine, tmp_path):
+    """A cancelled CI job sends SIGTERM: the matrix then removes its cluster as on Ctrl-C. Before
+    recapp's CLI turned SIGTERM into Ctrl-C's path, a SIGTERM'd `recapp matrix` left its pods."""
+    import signal
+    import subprocess
+
+    from ..conftest import recapp_executable
+
+    def mine() -> set[str]:
+        out = engine.podman("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
+        return {n for n in out if re.fullmatch(r"mx[0-9a-f]{6}-(node-\d+|login)", n)}
+
+    before = mine()
+    proc = subprocess.Popen(
+        [recapp_executable(), "matrix", "--rec", "localhost/recapp/rec:trixie",
+         "--app", "localhost/recapp/app-mpi:trixie", "--levels", "L1", "--out", str(tmp_path / "m")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (mine() - before) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    made = mine() - before
+    assert made and proc.poll() is None, f"no matrix cluster appeared while it ran: {proc.poll()}"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out[-500:]
+    assert not (mine() & made), f"left after SIGTERM: {sorted(mine() & made)}\n{out[-800:]}"
