@@ -1,4 +1,4 @@
-/* L8: events. After a barrier the last rank exits with status VICTIM_EXIT without MPI_Finalize (a
+/* L8: events. After a PMIx fence the last rank exits with status VICTIM_EXIT without MPI_Finalize (a
  * rank that dies); every other rank has registered a PMIx event handler and must be told which
  * rank ended, by its runtime (PRRTE sends the notification only for a job started with
  * `--runtime-options recoverable,notifyerrors`; otherwise it tears the job down). The survivors
@@ -94,7 +94,17 @@ int main(int argc, char **argv)
         return 1;
     }
     int victim = size - 1;
-    MPI_Barrier(MPI_COMM_WORLD);
+    /* Every handler is in place before the victim ends: a PMIx fence, not MPI_Barrier. MPICH's
+     * node-aware barrier returns at a node's leader while the other ranks of that node still wait
+     * for the leader's progress, which a leader sleeping below never makes: under MPICH 4.0.2 ranks 0
+     * and 2 waited here for 60 s while ranks 1 and 3 (the victim) never left the barrier. The
+     * runtime's fence ends for all ranks together, whatever the MPI. */
+    rc = PMIx_Fence(NULL, 0, NULL, 0);
+    if (rc != PMIX_SUCCESS) {
+        level_verdict("L8", 0, rank, "PMIx_Fence: %s", PMIx_Error_string(rc));
+        MPI_Finalize();
+        return 1;
+    }
     if (rank == victim) {
         printf("EVENT_VICTIM rank=%d exit=%d\n", rank, VICTIM_EXIT);
         fflush(stdout);
