@@ -2,8 +2,9 @@
 """Print the figures the reliability tests left in RECAPP_HOME/reliability, newest run of each kind.
 
 soak-*.json: jobs passed, the counts that grew (before, after), the agents' memory (KiB) and, for the
-short-job soak, job times and how often the failed rank was named. concurrency-*.json: jobs and
-failures per cluster, job time, load. short-jobs-*.json: the hang's check (8 ranks of `true`, by
+short-job soak, job times, how often the failed rank was named and the jobs lost to the DVM's known
+exit on a late launch report (k8s/dvm.py). concurrency-*.json: jobs and failures per cluster, job
+time, load. short-jobs-*.json: the hang's check (8 ranks of `true`, by
 hand and by `recapp run`): jobs, exit 0, under the limit, job time, load.
 """
 
@@ -42,6 +43,10 @@ def main() -> None:
                 f"  seconds {r['seconds']}; failed rank named {r['failed_rank_named']} of {r['failing_jobs']}"
             )
             print(f"  load before {r['loadavg_before']} after {r['loadavg_after']}; bad {r['bad'][:5]}")
+            lost = r.get("dvm_lost_to_known_issue") or []
+            if lost:  # not counted as passed: each names the keeper's restart line that shows it
+                print(f"  lost to the DVM's known exit: {len(lost)} (job, path, kind, status)")
+                print(f"    {[tuple(x[:4]) for x in lost]}")
     for path in newest(folder, "concurrency-*", ("concurrency-",)):
         r = json.loads(path.read_text())
         print(f"{path.name}: {r['duration_s']:.0f} s; jobs {r['jobs']}; failures {r['failures']}")
