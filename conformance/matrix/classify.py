@@ -186,6 +186,14 @@ def _planned_failure(record: JobRecord, output: str, expect_exit: int, observed:
         return Verdict("FAIL", _failed_run_reason(record, output, "no rank ended as planned"), observed)
     if len(ok) < record.np - len(failed):
         told = f"{len(ok)} of {record.np - len(failed)} surviving ranks were told rank {failed[0]} ended"
+        silent = _silent_survivors(output, record.np, failed) if verdicts else []
+        if silent:
+            # Not "not told": the job ran to its end (other survivors reported) and this rank's last
+            # line never reached prterun (session 9: 4 of 51 runs, Open MPI and MPICH alike). A job
+            # torn down before any verdict is another story, told by prterun's own lines.
+            told += (
+                f"; rank(s) {', '.join(silent)} started (RANK) but printed no verdict that reached prterun"
+            )
         return Verdict("FAIL", _failed_run_reason(record, output, told), observed)
     if record.exit_status != expect_exit:
         return Verdict(
@@ -197,6 +205,15 @@ def _planned_failure(record: JobRecord, output: str, expect_exit: int, observed:
     if not record.verification.passed:
         return Verdict("WRONG", "; ".join(record.verification.reasons[:2]), observed)
     return Verdict("PASS", None, observed)
+
+
+def _silent_survivors(output: str, np: int, failed: list[str]) -> list[str]:
+    """Surviving ranks that printed their RANK line but no LEVEL_PROBE verdict."""
+    started = {
+        fields(line[len("RANK ") :]).get("rank") for line in output.splitlines() if line.startswith("RANK ")
+    }
+    said = {v.get("rank") for v in level_verdicts(output)}
+    return [str(r) for r in range(np) if str(r) not in failed and str(r) in started and str(r) not in said]
 
 
 def _failed_run_reason(record: JobRecord, output: str, what: str) -> str:

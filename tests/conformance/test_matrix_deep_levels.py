@@ -99,6 +99,21 @@ def test_l8_fails_naming_what_was_missing_when_nobody_was_told():
     assert verdict.observed["told"] == "0/3"
 
 
+def test_l8_survivor_whose_verdict_never_arrived_is_named_apart_from_one_not_told():
+    lost = L8_TOLD.replace(
+        'LEVEL_PROBE level=L8 status=OK rank=0 detail="told that rank 3 ended (PMIX_ERR_EXIT_NONZERO_TERM); '
+        'expected rank 3"\n',
+        "",
+    )
+    verdict = classify(job(exit_status=7), lost, expect_exit=7)
+    assert verdict.status == "FAIL" and verdict.observed["told"] == "2/3"
+    assert verdict.reason.startswith(
+        "2 of 3 surviving ranks were told rank 3 ended; rank(s) 0 started (RANK) but printed no verdict"
+    )
+    # Torn down before any survivor reported: prterun's own lines say why, not this clause.
+    assert "printed no verdict" not in classify(job(exit_status=7), L8_TORN_DOWN, expect_exit=7).reason
+
+
 def test_l8_survivor_told_the_wrong_rank_fails_and_a_wrong_exit_is_wrong():
     wrong = L8_TOLD.replace('rank=2 detail="told that rank 3', 'rank=2 detail="told that rank 1').replace(
         "status=OK rank=2", "status=FAIL rank=2"

@@ -1,9 +1,10 @@
-/* L8: events. After a PMIx fence the last rank exits with status VICTIM_EXIT without MPI_Finalize (a
- * rank that dies); every other rank has registered a PMIx event handler and must be told which
- * rank ended, by its runtime (PRRTE sends the notification only for a job started with
- * `--runtime-options recoverable,notifyerrors`; otherwise it tears the job down). The survivors
- * then leave through PMIx_Finalize, so the runtime sees them end in order and the job ends by
- * itself. Verdict (each survivor): OK when it was told, within WAIT_S, that the victim ended. */
+/* L8: events. After a PMIx fence (met while MPI keeps progressing) the last rank exits with status
+ * VICTIM_EXIT without MPI_Finalize (a rank that dies); every other rank has registered a PMIx event
+ * handler and must be told which rank ended, by its runtime (PRRTE sends the notification only for
+ * a job started with `--runtime-options recoverable,notifyerrors`; otherwise it tears the job
+ * down). The survivors then leave through PMIx_Finalize, so the runtime sees them end in order and
+ * the job ends by itself. Verdict (each survivor): OK when it was told, within WAIT_S, that the
+ * victim ended. */
 #include "level_probe.h"
 
 #include <pmix.h>
@@ -35,6 +36,19 @@ static void on_event(size_t id, pmix_status_t status, const pmix_proc_t *source,
     /* Handled here: Open MPI's own default handler would abort this rank. */
     if (cbfunc)
         cbfunc(PMIX_EVENT_ACTION_COMPLETE, NULL, 0, NULL, NULL, cbdata);
+}
+
+/* PMIx_Fence_nb's callback (PMIx's progress thread): the probe's main thread polls `done`. */
+struct fence_wait {
+    volatile int *done;
+    pmix_status_t *status;
+};
+
+static void fence_done(pmix_status_t status, void *cbdata)
+{
+    struct fence_wait *wait = cbdata;
+    *wait->status = status;
+    *wait->done = 1;
 }
 
 int main(int argc, char **argv)
@@ -94,14 +108,30 @@ int main(int argc, char **argv)
         return 1;
     }
     int victim = size - 1;
-    /* Every handler is in place before the victim ends: a PMIx fence, not MPI_Barrier. MPICH's
-     * node-aware barrier returns at a node's leader while the other ranks of that node still wait
-     * for the leader's progress, which a leader sleeping below never makes: under MPICH 4.0.2 ranks 0
-     * and 2 waited here for 60 s while ranks 1 and 3 (the victim) never left the barrier. The
-     * runtime's fence ends for all ranks together, whatever the MPI. */
-    rc = PMIx_Fence(NULL, 0, NULL, 0);
-    if (rc != PMIX_SUCCESS) {
-        level_verdict("L8", 0, rank, "PMIx_Fence: %s", PMIx_Error_string(rc));
+    /* Every handler is in place before the victim ends: all ranks meet at a PMIx fence while
+     * driving MPI's progress. MPI promises progress only inside MPI calls, and MPICH 4.0.2 over
+     * libfabric's tcp provider (manual progress) pushes a posted message only when its sender calls
+     * MPI again: a rank that leaves MPI_Init or MPI_Barrier first can hold a message its node's
+     * other rank still waits for. A blocking MPI_Barrier left ranks 1 and 3 in the barrier, a
+     * blocking PMIx_Fence left rank 3 in MPI_Init (its peer sat in the fence, outside MPI). */
+    volatile int fenced = 0;
+    pmix_status_t fence_rc = PMIX_SUCCESS;
+    struct fence_wait wait = {&fenced, &fence_rc};
+    rc = PMIx_Fence_nb(NULL, 0, NULL, 0, fence_done, &wait);
+    if (rc == PMIX_OPERATION_SUCCEEDED) {
+        fenced = 1;
+    } else if (rc != PMIX_SUCCESS) {
+        fence_rc = rc;
+        fenced = 1;
+    }
+    while (!fenced) {
+        int flag;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    if (fence_rc != PMIX_SUCCESS) {
+        level_verdict("L8", 0, rank, "PMIx_Fence_nb: %s", PMIx_Error_string(fence_rc));
         MPI_Finalize();
         return 1;
     }
