@@ -109,10 +109,9 @@ int main(int argc, char **argv)
     }
     int victim = size - 1;
     /* Every handler is in place before the victim ends: all ranks meet at a PMIx fence while
-     * driving MPI's progress. MPI promises progress only inside MPI calls, and MPICH 4.0.2 over
-     * libfabric's tcp provider (manual progress) pushes a posted message only when its sender calls
-     * MPI again: a rank that leaves MPI_Init or MPI_Barrier first can hold a message its node's
-     * other rank still waits for. A blocking MPI_Barrier left ranks 1 and 3 in the barrier, a
+     * driving MPI's progress. MPI promises progress only inside MPI calls, and MPICH 4.0.2 (ch4:ofi
+     * over libfabric's tcp provider) relies on it: a rank that leaves MPI_Init or MPI_Barrier first
+     * can hold back what its node's other rank still waits for. A blocking MPI_Barrier left ranks 1 and 3 in the barrier, a
      * blocking PMIx_Fence left rank 3 in MPI_Init (its peer sat in the fence, outside MPI). */
     volatile int fenced = 0;
     pmix_status_t fence_rc = PMIX_SUCCESS;
