@@ -381,19 +381,20 @@ class LocalBackend(ClusterBackend):
         if pods:
             _podman("rm", "-f", "-v", "-t", "0", *pods, timeout=120)  # -v: the REC's anonymous VOLUMEs too
             removed += [f"container {p[:12]}" for p in pods]
+            # Our network's last container took netavark's shared isolation jump with it (see
+            # recapp/host/netavark.py): without this, the clusters left would reach each other. At
+            # once, not after the volumes and network: until then the other clusters are open (a
+            # reliability run saw a login pod reach another cluster's agent in that gap).
+            try:
+                netavark.restore_isolation()
+            except HostError as exc:
+                raise ClusterError(f"cluster {name}: pods removed, but {exc}") from exc
         for vol in _podman("volume", "ls", "-q", "--filter", selector).split():
             _podman("volume", "rm", "-f", vol)
             removed.append(f"volume {vol}")
         for net in _podman("network", "ls", "-q", "--filter", selector).split():
             _podman("network", "rm", "-f", net)
             removed.append(f"network {net}")
-        if pods:
-            # Our network's last container took netavark's shared isolation jump with it (see
-            # recapp/host/netavark.py): without this, the clusters left would reach each other.
-            try:
-                netavark.restore_isolation()
-            except HostError as exc:
-                raise ClusterError(f"cluster {name}: removed, but {exc}") from exc
         cdir = cluster_dir(name)
         if cdir.exists():
             shutil.rmtree(cdir)
