@@ -188,9 +188,10 @@ def _planned_failure(record: JobRecord, output: str, expect_exit: int, observed:
         told = f"{len(ok)} of {record.np - len(failed)} surviving ranks were told rank {failed[0]} ended"
         silent = _silent_survivors(output, record.np, failed) if verdicts else []
         if silent:
-            # Not "not told": the job ran to its end (other survivors reported) and this rank's last
-            # line never reached prterun (session 9: 4 of 51 runs, Open MPI and MPICH alike). A job
-            # torn down before any verdict is another story, told by prterun's own lines.
+            # Not "not told": other survivors reported, and this rank's last line never reached
+            # prterun (PRRTE < 4.1.0 ends a recoverable job one process early: known issue
+            # prte-ends-a-recoverable-job-one-proc-early). A job torn down before any verdict is
+            # another story, told by prterun's own lines.
             told += (
                 f"; rank(s) {', '.join(silent)} started (RANK) but printed no verdict that reached prterun"
             )

@@ -150,6 +150,18 @@ int main(int argc, char **argv)
     else
         level_verdict("L8", ok, rank, "told that rank %u ended (%s); expected rank %d", (unsigned)told_rank,
                       PMIx_Error_string(told_code), victim);
+    /* The survivors meet once more, after every verdict is printed, before any of them ends: PRRTE
+     * below 4.1.0 counts a recoverable job's non-zero exit twice (errmgr_dvm and track_procs; fixed
+     * by 0ae1627454), so it ends the job when all but one survivor have ended, and that last one's
+     * verdict, printed just before, could be lost with its daemon. */
+    pmix_proc_t *alive = calloc((size_t)size, sizeof *alive);
+    size_t nalive = 0;
+    for (int r = 0; alive && r < size; r++)
+        if (r != victim)
+            PMIX_LOAD_PROCID(&alive[nalive++], me.nspace, (pmix_rank_t)r);
+    if (alive)
+        (void)PMIx_Fence(alive, nalive, NULL, 0); /* the verdict stands whatever this returns */
+    free(alive);
     /* Leave in order without MPI_Finalize, whose fence would wait for the dead rank: both PMIx
      * references (this probe's and MPI's) go, so the runtime sees a finalized process. */
     PMIx_Finalize(NULL, 0);
