@@ -31,6 +31,8 @@ RESTART_WINDOW_S = 60
 # The line PRRTE logs as the HNP gives up on a late launch report (PRTE_ERROR_LOG, always printed).
 LATE_LAUNCH_REPORT = "plm_base_receive.c at line 572"
 KNOWN_ISSUE = "prte-dvm-exits-on-a-late-launch-report"
+# sh: the keeper runs (its pidfile names a live process).
+KEEPER_UP = f"test -s {DVM_KEEPER_PID} && kill -0 $(cat {DVM_KEEPER_PID}) 2>/dev/null"
 
 
 def keeper_script(
@@ -75,15 +77,14 @@ def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) 
     alive = backend.login_exec(cluster, ["sh", "-c", f"test -s {DVM_URI} && pgrep -x prte >/dev/null"])
     if alive.wait() == 0:
         return
-    keeper_up = f"test -s {DVM_KEEPER_PID} && kill -0 $(cat {DVM_KEEPER_PID}) 2>/dev/null"
-    start = backend.login_exec(cluster, ["sh", "-c", f'{keeper_up} || setsid -f sh -c "$0"', keeper_script()])
+    start = backend.login_exec(cluster, ["sh", "-c", f'{KEEPER_UP} || setsid -f sh -c "$0"', keeper_script()])
     if start.wait(timeout=timeout_s) != 0:
         err = start.stderr.read() if start.stderr else ""
         raise JobError(f"cluster {cluster}: the PRRTE DVM's keeper did not start: {err.strip()[-200:]}")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         check = backend.login_exec(
-            cluster, ["sh", "-c", f"test -s {DVM_URI} && exit 0; {keeper_up} && exit 1; exit 2"]
+            cluster, ["sh", "-c", f"test -s {DVM_URI} && exit 0; {KEEPER_UP} && exit 1; exit 2"]
         )
         status = check.wait()
         if status == 0:
