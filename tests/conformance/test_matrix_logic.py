@@ -158,3 +158,18 @@ def test_the_recs_carry_the_workaround_of_their_prrte_known_issues() -> None:
     assert "recipes/files/rec/killguard.c" in self_signal.workaround
     for recipe in ("rec", "rec-source", "aio"):
         assert "rec/killguard.c" in load(recipe).files
+
+
+def test_every_app_make_matrix_runs_carries_the_level_probes() -> None:
+    # The source APP once lacked them: every L5-L8 job of it ended 127 ("executable file not found").
+    from recapp.builder.recipe import load
+    from recapp.conformance.matrix.levels import LEVELS
+
+    programs = {c[0] for lvl in LEVELS.values() for c in lvl.commands}
+    probes = {"spawn_probe", "pmix_spawn_probe", "pubsub_probe", "session_probe", "event_probe"}
+    assert probes <= programs
+    for name in ("app-mpi", "app-mpi-source", "app-mpich"):
+        recipe = load(name)
+        assert "mpi_levels" in recipe.sources, name
+        # pmix_spawn_probe is built with the others (mpi_levels' Makefile), L5 runs it first.
+        assert probes - {"pmix_spawn_probe"} <= set(recipe.expect.executables), name
