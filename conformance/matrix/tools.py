@@ -27,7 +27,8 @@ def rank_script(np: int, wait_s: int = 90) -> str:
     ticks = wait_s * 5
     return (
         f'h=$(uname -n); echo "RANK rank=$PMIX_RANK size={np} host=$h"; '
-        f'echo "{TARGET} rank=$PMIX_RANK pid=$$ host=$h nspace=$PMIX_NAMESPACE"; '
+        f'echo "{TARGET} rank=$PMIX_RANK pid=$$ host=$h nspace=$PMIX_NAMESPACE'
+        ' parent=$(cat /proc/$PPID/comm 2>/dev/null)"; '
         f'i=0; while [ ! -e "{RELEASE_DIR}/{RELEASE_PREFIX}$PMIX_NAMESPACE" ] && [ $i -lt {ticks} ]; '
         "do sleep 0.2; i=$((i+1)); done"
     )
@@ -147,5 +148,13 @@ def verdict(np: int, job_output: str, runs: list[ToolRun]) -> Verdict:
             problems.append(f"rank {rank}: table pid {entry.pid}, the rank's own pid {said.get('pid')}")
     observed["pids"] = ",".join(f"{r}:{by_rank[r].pid}" for r in sorted(by_rank))
     if problems:
-        return Verdict("WRONG", "; ".join(problems[:3]), observed)
+        reason = "; ".join(problems[:3])
+        if any(said.get("parent") == "conmon" for said in ranks.values()):
+            # A REC that starts each rank with a `podman run` of its own (RECAPP_RANK_CONTAINERS=fresh,
+            # the source REC): PRRTE forked the podman client; the rank runs under conmon.
+            reason += (
+                " — diagnosed: each rank runs in a container of its own (its parent is conmon), so the"
+                " table holds the pid PRRTE started, the `podman run` client, not the rank's"
+            )
+        return Verdict("WRONG", reason, observed)
     return Verdict("PASS", None, observed)

@@ -68,6 +68,19 @@ def test_l9_a_pid_that_is_not_the_ranks_own_is_wrong():
     assert v.status == "WRONG" and "rank 1: table pid 583, the rank's own pid 584" in (v.reason or "")
 
 
+def test_l9_a_rank_in_a_container_of_its_own_is_wrong_and_says_why():
+    # The source REC starts each rank with `podman run` (RECAPP_RANK_CONTAINERS=fresh): PRRTE's table
+    # holds the podman client's pid, the rank runs under conmon (seen in the first full matrix).
+    fresh = JOB.replace(f"nspace={NS}", f"nspace={NS} parent=conmon").replace("pid=584", "pid=614")
+    v = tools.verdict(2, fresh, runs())
+    assert v.status == "WRONG"
+    assert (v.reason or "").startswith("rank 1: table pid 584, the rank's own pid 614 — diagnosed: each rank")
+    assert "`podman run` client" in (v.reason or "")
+    # A mismatch under the sandbox (the rank exec'd by wrap-container: parent is prted) says no such thing.
+    sandbox = JOB.replace(f"nspace={NS}", f"nspace={NS} parent=prted").replace("pid=584", "pid=614")
+    assert "diagnosed" not in (tools.verdict(2, sandbox, runs()).reason or "")
+
+
 def test_l9_a_missing_rank_host_or_namespace_is_wrong():
     one = TABLE[: TABLE.rindex("  Data type: PMIX_PROC_INFO")]  # rank 1's entry cut off
     assert tools.verdict(2, JOB, runs(one)).reason == "the table has ranks ['0'], the job ['0', '1']"
