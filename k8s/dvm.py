@@ -90,12 +90,13 @@ def ensure_dvm(backend: ClusterBackend, cluster: str, *, timeout_s: float = 60) 
         if status == 0:
             return
         if status == 2:
-            raise JobError(f"cluster {cluster}: the PRRTE DVM did not start: {_log_tail(backend, cluster)}")
+            raise JobError(f"cluster {cluster}: the PRRTE DVM did not start: {log_tail(backend, cluster)}")
         time.sleep(0.3)
     raise JobError(f"cluster {cluster}: the PRRTE DVM did not report its URI within {timeout_s:.0f} s")
 
 
-def _log_tail(backend: ClusterBackend, cluster: str) -> str:
+def log_tail(backend: ClusterBackend, cluster: str) -> str:
+    """The last two non-blank lines of the DVM's log (prte's output and the keeper's), on one line."""
     proc = backend.login_exec(cluster, ["sh", "-c", f"grep -v '^ *$' {DVM_LOG} | tail -n 2"])
     out = proc.stdout.read() if proc.stdout else ""
     proc.wait()

@@ -21,7 +21,15 @@ from recapp.errors import JobError
 from recapp.host.paths import sub
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
-from recapp.k8s.dvm import DVM_URI, KNOWN_ISSUE, LATE_LAUNCH_REPORT, ensure_dvm, restarts_since, stop_dvm
+from recapp.k8s.dvm import (
+    DVM_URI,
+    KNOWN_ISSUE,
+    LATE_LAUNCH_REPORT,
+    ensure_dvm,
+    log_tail,
+    restarts_since,
+    stop_dvm,
+)
 from recapp.k8s.jobs import LOST_DAEMON, JobRequest, failed_rank, run_job
 from recapp.k8s.local.backend import login_pod_name
 from recapp.k8s.spec import ClusterSpec
@@ -236,6 +244,9 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
                 if said:
                     dvm_lost.append((i, path, kind, status, restarts[-1][-160:]))
                     ok = True
+            if not ok:  # what the DVM said then, for the next diagnosis (two such jobs had no output)
+                keeper = restarts[-1][-160:] if restarts else "no restart"
+                detail = f"{detail} | keeper: {keeper} | dvm log: {log_tail(local_backend, spec.name)}"
         times[path].append(seconds)
         if kind != "true":
             failing[path] += 1
