@@ -116,6 +116,27 @@ def restarts_since(backend: ClusterBackend, cluster: str, since_epoch: float) ->
     return found
 
 
+# prun's own failure status: what a job gets when its DVM ends under it ("PMIx_Spawn failed", or
+# nothing at all). prte writes its last words, and the keeper its restart line, only once prte has
+# ordered its daemons out and exited, which can be after prun has returned.
+PRUN_FAILED = 255
+RESTART_GRACE_S = 5.0
+
+
+def restarts_after_job(
+    backend: ClusterBackend, cluster: str, since_epoch: float, exit_status: int
+) -> list[str]:
+    """`restarts_since`, waiting up to RESTART_GRACE_S for the keeper's line after a job whose prun
+    failed itself (the clean-checkout soak counted two silent 255s as wrong: the restart line
+    appeared only for the next job)."""
+    restarts = restarts_since(backend, cluster, since_epoch)
+    deadline = time.monotonic() + (RESTART_GRACE_S if exit_status == PRUN_FAILED else 0)
+    while not restarts and time.monotonic() < deadline:
+        time.sleep(0.5)
+        restarts = restarts_since(backend, cluster, since_epoch)
+    return restarts
+
+
 def restart_error(restarts: list[str]) -> str:
     """The job's error when the DVM went down under it (see the module's docstring)."""
     late = any(LATE_LAUNCH_REPORT in line for line in restarts)

@@ -26,7 +26,7 @@ from recapp.host.progress import Step
 from recapp.k8s import constants as c
 from recapp.k8s import objects as o
 from recapp.k8s.backend import ClusterBackend, native_lib_dir
-from recapp.k8s.dvm import DVM_URI, ensure_dvm, restart_error, restarts_since
+from recapp.k8s.dvm import DVM_URI, ensure_dvm, restart_error, restarts_after_job
 from recapp.k8s.placement import verify
 from recapp.reports import records
 from recapp.reports.records import Figure, ImageRef, JobRecord, Verification, rank_reports, short_host
@@ -318,7 +318,7 @@ def run_job(
         # PRRTE's HNP may have ended under this job (k8s/dvm.py): say so, and wait for the keeper's
         # restart so that the next job finds a DVM. Whatever the status: `prun` exited 0 when its DVM
         # was terminated in the middle of a 6-s job.
-        restarts = restarts_since(backend, req.cluster, started_at.timestamp() - 1)
+        restarts = restarts_after_job(backend, req.cluster, started_at.timestamp() - 1, exit_status)
         if restarts:
             error = restart_error(restarts)
             ensure_dvm(backend, req.cluster)

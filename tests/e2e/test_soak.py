@@ -27,7 +27,7 @@ from recapp.k8s.dvm import (
     LATE_LAUNCH_REPORT,
     ensure_dvm,
     log_tail,
-    restarts_since,
+    restarts_after_job,
     stop_dvm,
 )
 from recapp.k8s.jobs import LOST_DAEMON, JobRequest, failed_rank, run_job
@@ -237,7 +237,7 @@ def test_short_jobs_end_with_their_status_and_failed_rank_and_leave_nothing(
             ok = status == KINDS[kind] and _expected_error(kind, rank, dvm, error)
             detail = error or ""
         if dvm and not ok:
-            restarts = restarts_since(local_backend, spec.name, job_started - 1)
+            restarts = restarts_after_job(local_backend, spec.name, job_started - 1, status)
             if restarts and all(LATE_LAUNCH_REPORT in r for r in restarts):
                 ensure_dvm(local_backend, spec.name)  # a user's next `prun` waits for the keeper too
                 said = path == "hand" or (error or "").startswith("the PRRTE DVM went down during this job")

@@ -111,3 +111,29 @@ def test_a_dvm_that_cannot_stay_up_is_given_up_after_the_restart_limit(keeper) -
     assert len(restart_lines(files)) == MAX_RESTARTS
     assert f"prte exited {MAX_RESTARTS + 1} times within" in Path(files["log"]).read_text()
     assert not Path(files["uri"]).exists() and not Path(files["pidfile"]).exists()
+
+
+class _LateRestartLogin:
+    """A login pod whose DVM log gains the keeper's restart line only on the third read (prte exits
+    after its prun has returned)."""
+
+    def __init__(self, line: str) -> None:
+        self.line, self.reads = line, 0
+
+    def login_exec(self, cluster: str, argv: list[str]):
+        self.reads += 1
+        out = self.line if self.reads >= 3 else ""
+        return subprocess.Popen(["printf", "%s", out], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_failed_prun_waits_briefly_for_the_keepers_restart_line_and_a_failing_rank_does_not():
+    from recapp.k8s.dvm import PRUN_FAILED, restarts_after_job
+
+    line = f"{RESTART_MARK}{int(time.time())}: prte exited (status 0) without pterm; error: {LATE}"
+    login = _LateRestartLogin(line)
+    assert restarts_after_job(login, "c", time.time() - 60, PRUN_FAILED) == [line]  # type: ignore[arg-type]
+    assert login.reads == 3
+    # A job whose rank exited 3 is a failing job like most: no wait, no restart seen.
+    login = _LateRestartLogin(line)
+    assert restarts_after_job(login, "c", time.time() - 60, 3) == []  # type: ignore[arg-type]
+    assert login.reads == 1
