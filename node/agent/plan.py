@@ -14,8 +14,9 @@ PROBE_COMMAND = "echo $SHELL"
 PROBE_ANSWER = b"/bin/bash\n"
 ALLOWED_ENV_PREFIXES = ("PRTE_", "PMIX_", "OMPI_")
 IGNORED_ASSIGNMENTS = frozenset({"LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"})
-# The REC's guard that keeps a PRRTE daemon from signalling its own process group (the REC's
-# files/rec/killguard.c says why): preloaded by the agent itself into what it starts. It removes
+# The REC's guards for PRRTE's daemons: one keeps a daemon from signalling its own process group
+# (files/rec/killguard.c), one keeps PRRTE 3.0.x's connect from writing past its info array
+# (files/rec/infopad.c); one library, preloaded by the agent itself into what it starts. It removes
 # itself from the environment, so the ranks (nested in an APP without it) never inherit it.
 KILL_GUARD = "/usr/local/lib/recapp/libkillguard.so"
 

@@ -118,6 +118,7 @@ def test_context_files_and_modes() -> None:
         ".recapp-context.json",
         CONTAINERFILE,
         "files/rec/containers.conf",
+        "files/rec/infopad.c",
         "files/rec/killguard.c",
         "files/rec/storage.conf",
         "files/rec/wrap-container",

@@ -126,10 +126,13 @@ def test_prrte_3_and_4_carry_the_lost_rank_hang_and_the_self_signal_and_5_does_n
     from recapp.conformance.matrix.expectations import prrte_known_issues
 
     for version in ("3.0.8", "3.0.14", "4.1.0"):
-        hang, self_signal, dvm_exit, *early_end = prrte_known_issues(version)
-        # The recoverable job's early end: fixed in 4.1.0 (0ae1627454), still in the last 3.0.x.
-        assert [i.id for i in early_end] == (
-            [] if version == "4.1.0" else ["prte-ends-a-recoverable-job-one-proc-early"]
+        hang, self_signal, dvm_exit, *rest = prrte_known_issues(version)
+        # The recoverable job's early end: fixed in 4.1.0 (0ae1627454), still in the last 3.0.x; the
+        # connect's write past its info array: gone in 4.0.0 (bc3c11e76a).
+        assert [i.id for i in rest] == (
+            []
+            if version == "4.1.0"
+            else ["prte-ends-a-recoverable-job-one-proc-early", "prted-connect-writes-past-its-info-array"]
         )
         assert hang.id == "prted-loses-short-lived-rank"
         assert hang.env == {"PRTE_MCA_odls_base_max_threads": "0"}
@@ -154,10 +157,14 @@ def test_the_recs_carry_the_workaround_of_their_prrte_known_issues() -> None:
     wanted = {k.removeprefix("PRTE_MCA_"): v for k, v in hang.env.items()}
     assert load("rec").suite_entry("trixie").prrte_mca == wanted
     assert load("rec-source").suite_entry("trixie").prrte_mca == wanted
-    # The other's workaround is a file every REC recipe builds (tests/recipes/test_killguard.py runs it).
+    # The other two's workarounds are files every REC recipe builds into the library the agent preloads
+    # (tests/recipes/test_killguard.py and test_infopad.py run them).
     assert "recipes/files/rec/killguard.c" in self_signal.workaround
+    connect = prrte_known_issues("3.0.8")[-1]
+    assert connect.id == "prted-connect-writes-past-its-info-array"
+    assert "recipes/files/rec/infopad.c" in connect.workaround and connect.below == "4.0.0"
     for recipe in ("rec", "rec-source", "aio"):
-        assert "rec/killguard.c" in load(recipe).files
+        assert {"rec/killguard.c", "rec/infopad.c"} <= set(load(recipe).files)
 
 
 def test_every_app_make_matrix_runs_carries_the_level_probes() -> None:
