@@ -3,8 +3,9 @@ PMIx_Info_create made with one entry (issue 19, docs/compat-levels.md finding 15
 
 The REC's library (killguard.c + infopad.c, compiled here with the REC stage's flags) is preloaded
 into a program linked against a stand-in libpmix whose PMIx_Info_create records what it was asked
-for and returns a block of exactly that many entries, the way PMIx 5 does; the program then does what
-connect_release does with ninfo = 1 and reports the usable size of the block."""
+for and returns a block of exactly that many entries, the way PMIx 5 does; the program asks for the
+one-entry array connect_release asks for and reports how much of it is usable (info[1] and its value
+must fit for that function's destruct of info[1] to stay inside it)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,10 @@ void *PMIx_Info_create(size_t n)
 }
 """.replace("%d", str(INFO_SIZE))
 
-# connect_release with ninfo = 1: create, then touch info[1] (its destruct zeroes the value there).
+# connect_release's PMIx_Info_create(ninfo = 1), and an empty array (which must stay NULL).
 CONNECT = r"""
 #include <malloc.h>
 #include <stdio.h>
-#include <string.h>
 void *PMIx_Info_create(size_t n);
 int main(void)
 {
